@@ -1,0 +1,129 @@
+"""What every lesson script shares: its flags, its set-up, its results file and its errors.
+
+A lesson looks like::
+
+    args = lesson_args(__doc__, epochs=10, batch_size=128, lr=1e-3)
+    ctx = setup(args, "03_cnn")        # seeds, threads, device, output folder
+    ...
+    write_results(ctx.out, {...})      # <out>/results.json, written atomically
+
+and is run through ``main_guard(main)``, which turns a :class:`MTVError` (missing data, a corrupt
+file, weights that do not fit) into one line on stderr and exit status 2, never a traceback.
+"""
+import argparse
+import json
+import os
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data.paths import data_dir as resolve_data_dir
+from .errors import MTVError
+
+
+def default_threads():
+    """1 on machines with <= 2 cores: two busy torch threads there slow each other down."""
+    return 1 if (os.cpu_count() or 1) <= 2 else min(8, os.cpu_count())
+
+
+def lesson_args(doc, *, epochs, batch_size, lr, argv=None, extra=None):
+    """Parse the flags every lesson shares. ``extra(parser)`` may add lesson-specific flags."""
+    first = (doc or "").strip().splitlines()[0] if doc else None
+    p = argparse.ArgumentParser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<lesson>)")
+    p.add_argument("--epochs", type=int, default=epochs, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=batch_size, help="mini-batch size")
+    p.add_argument("--lr", type=float, default=lr, help="peak learning rate")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
+    p.add_argument("--threads", type=int, default=default_threads(), help="torch CPU threads")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="auto picks CUDA, then MPS, then CPU")
+    p.add_argument("--quick", action="store_true", help="a small slice that finishes in under a minute")
+    p.add_argument("--no-download", action="store_true", help="never touch the network; fail if files are missing")
+    if extra is not None:
+        extra(p)
+    # In a notebook (``# %%`` cells) sys.argv belongs to the kernel: parse nothing there.
+    if argv is None and "ipykernel" in sys.modules:
+        argv = []
+    return p.parse_args(argv)
+
+
+def pick_device(name="auto"):
+    """``auto`` -> CUDA if available, then MPS, then CPU. An explicit name must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise MTVError("--device cuda was asked for but no CUDA device is available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise MTVError("--device mps was asked for but MPS is not available")
+    return torch.device(name)
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    lesson: str
+    out: Path
+    data_dir: Path
+    device: torch.device
+
+
+def setup(args, lesson):
+    """Seed, set threads, pick the device and create the output folder (default ``runs/<lesson>``)."""
+    seed_everything(args.seed)
+    torch.set_num_threads(max(1, args.threads))
+    device = pick_device(args.device)
+    out = Path(args.out) if args.out else Path("runs") / lesson
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(args, lesson, out, resolve_data_dir(args.data_dir), device)
+    print(f"[{lesson}] device={device} threads={torch.get_num_threads()} seed={args.seed} "
+          f"data={ctx.data_dir} out={out}{' (quick)' if args.quick else ''}")
+    return ctx
+
+
+def write_json_atomic(path, obj):
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
+    os.replace(tmp, path)
+
+
+def _jsonable(o):
+    if isinstance(o, (torch.Tensor, np.ndarray, np.generic)):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_results(out, results):
+    """Write ``<out>/results.json`` atomically (the keys are the lesson's contract with run_all)."""
+    write_json_atomic(Path(out) / "results.json", results)
+    print(f"wrote {Path(out) / 'results.json'}")
+
+
+def main_guard(main):
+    """Run ``main()``; a user-fixable problem becomes ``error: <one line>`` and exit status 2."""
+    try:
+        main()
+    except MTVError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

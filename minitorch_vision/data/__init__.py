@@ -1,0 +1,1 @@
+"""Data layer: where files live, downloading them, and reading them into tensors."""

@@ -1,0 +1,110 @@
+"""FashionMNIST (Xiao, Rasul & Vollgraf 2017) from its four official IDX files.
+
+The IDX format (LeCun's MNIST page): a big-endian header ``0x00 0x00 <dtype> <ndim>``, then
+``ndim`` big-endian uint32 sizes, then the raw values. Images have magic 2051 (ubyte, 3 dims),
+labels 2049 (ubyte, 1 dim). The files are gzip-compressed on the official mirrors.
+"""
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataUnavailable
+from .download import fetch
+from .paths import data_dir as resolve_data_dir
+
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+MIRRORS = [
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+]
+# The published md5s of the compressed files (also torchvision's FashionMNIST.resources).
+FILES = {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+SUBDIR = "fashion-mnist"
+_MAGIC = {2051: 3, 2049: 1}  # images: 3 dims, labels: 1 dim
+
+
+def read_idx(path):
+    """Read an IDX file (optionally .gz) into a uint8 tensor, checking magic number and length.
+
+    Raises DataUnavailable naming the file when the magic is wrong or the file is truncated.
+    """
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataUnavailable(f"{path} is not a readable IDX file ({e}); delete it and download it again") from None
+    if len(raw) < 4:
+        raise DataUnavailable(f"{path} is truncated (only {len(raw)} bytes)")
+    magic, = struct.unpack(">I", raw[:4])
+    if magic not in _MAGIC:
+        raise DataUnavailable(f"{path} has IDX magic {magic}, expected 2051 (images) or 2049 (labels)")
+    ndim = _MAGIC[magic]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataUnavailable(f"{path} is truncated inside its header")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = header + int(np.prod(dims))
+    if len(raw) != expected:
+        raise DataUnavailable(f"{path} has {len(raw)} bytes, expected {expected} for shape {dims} (truncated or corrupt)")
+    return torch.from_numpy(np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy())
+
+
+def ensure_files(root=None, allow_download=True):
+    """Return the folder holding the four official files, downloading any that are missing."""
+    folder = resolve_data_dir(root) / SUBDIR
+    missing = [n for n in FILES if not (folder / n).exists()]
+    if missing and not allow_download:
+        raise DataUnavailable(f"missing {', '.join(missing)}: download them from {MIRRORS[0]} and put them in {folder.resolve()}/")
+    for name, md5 in FILES.items():
+        try:
+            fetch([m + name for m in MIRRORS], folder / name, md5=md5, allow_download=allow_download)
+        except DataUnavailable as e:
+            if missing:  # say everything that is missing in one line, not one file at a time
+                raise DataUnavailable(f"FashionMNIST files missing ({', '.join(missing)}) and cannot be downloaded: "
+                                      f"get them from {MIRRORS[0]} or {MIRRORS[1]} and put them in {folder.resolve()}/") from None
+            raise e from None
+    return folder
+
+
+def load_fashion_mnist(root=None, allow_download=True):
+    """The full dataset as uint8 tensors.
+
+    Returns:
+        dict with ``train_x`` (60000, 28, 28), ``train_y`` (60000,), ``test_x`` (10000, 28, 28),
+        ``test_y`` (10000,), all uint8 / int64, and ``classes`` (10 names).
+    """
+    folder = ensure_files(root, allow_download)
+    d = {
+        "train_x": read_idx(folder / "train-images-idx3-ubyte.gz"),
+        "train_y": read_idx(folder / "train-labels-idx1-ubyte.gz").long(),
+        "test_x": read_idx(folder / "t10k-images-idx3-ubyte.gz"),
+        "test_y": read_idx(folder / "t10k-labels-idx1-ubyte.gz").long(),
+    }
+    for split in ("train", "test"):
+        if len(d[f"{split}_x"]) != len(d[f"{split}_y"]):
+            raise DataUnavailable(f"FashionMNIST {split} images and labels differ in count; re-download {folder}")
+    d["classes"] = CLASSES
+    return d
+
+
+def train_val_split(n, val_size, seed=0):
+    """Indices (train_idx, val_idx) carved from ``range(n)`` by a seeded permutation."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[val_size:], perm[:val_size]
+
+
+def to_float(x, mean=0.2860, std=0.3530):
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) standardised with the training set's mean/std."""
+    return ((x.float() / 255.0 - mean) / std).unsqueeze(1)

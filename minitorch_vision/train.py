@@ -1,0 +1,203 @@
+"""One training loop for every lesson: ``fit`` and ``evaluate``.
+
+What it adds to the bare loop (``for x, y in batches: loss.backward(); opt.step()``) is only
+bookkeeping, and ``benchmarks/train_overhead.py`` shows that it costs almost nothing:
+  * a tqdm progress bar (silent when stdout is not a terminal),
+  * TensorBoard scalars per epoch under ``<out>/tb/``,
+  * a checkpoint per epoch written atomically (``.tmp`` then ``os.replace``), and ``resume``,
+  * a clear stop when the loss turns NaN/inf, instead of training on garbage.
+Determinism: batches are shuffled with seed ``seed + epoch`` and the RNG state is checkpointed,
+so an interrupted-and-resumed run ends with the same weights as an uninterrupted one.
+"""
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .errors import MTVError
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class TrainingDiverged(MTVError):
+    """The loss became NaN or infinite."""
+
+
+def _to(device, *tensors):
+    nb = torch.device(device).type == "cuda"  # async copies from pinned memory only help on CUDA
+    return [t.to(device, non_blocking=nb) for t in tensors]
+
+
+def autocast(device, amp):
+    """Mixed precision context: bf16 where supported, else fp16; a no-op when ``amp`` is off."""
+    if not amp:
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.device(device).type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+@torch.no_grad()
+def evaluate(model, batches, device="cpu", loss_fn=F.cross_entropy, amp=False):
+    """Mean loss and accuracy of ``model`` over ``batches`` (eval mode, no gradients).
+
+    Returns: ``{"loss": float, "accuracy": float in [0, 1], "n": int}``. The model's
+    train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    n = 0
+    for xb, yb in batches:
+        xb, yb = _to(device, xb, yb)
+        with autocast(device, amp):
+            logits = model(xb)
+        loss_sum += loss_fn(logits.float(), yb, reduction="sum")
+        correct += (logits.argmax(1) == yb).sum()
+        n += len(yb)
+    model.train(was_training)
+    return {"loss": loss_sum.item() / max(n, 1), "accuracy": correct.item() / max(n, 1), "n": n}
+
+
+@torch.no_grad()
+def predict(model, x, batch_size=512, device="cpu"):
+    """Logits for every row of ``x`` (N, ...), returned on the CPU as float32 (N, classes)."""
+    was_training = model.training
+    model.eval()
+    out = [model(xb.to(device)).float().cpu() for xb in x.split(batch_size)]
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def save_atomic(obj, path):
+    """``torch.save`` to ``path.tmp`` then rename: a crash never leaves a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entropy,
+        device="cpu", out=None, resume=False, tensorboard=True, progress=True, amp=False,
+        scaler=None, is_main=True, on_epoch_end=None, log_every=50, checkpoint=True):
+    """Train ``model`` for ``epochs`` passes over ``train`` and return the per-epoch history.
+
+    Args:
+        model: already on ``device``.
+        train: a :class:`~minitorch_vision.data.loader.Batches` (anything iterable with
+            ``set_epoch``) of ``(x, y)``; ``val``: the same, or None.
+        opt, sched: optimizer and an optional LR scheduler stepped once per batch.
+        out: run folder for ``checkpoint.pt`` and ``tb/``; None disables both.
+        resume: continue from ``<out>/checkpoint.pt`` if it exists.
+        amp / scaler: mixed precision (see :func:`autocast`); a ``torch.amp.GradScaler`` for fp16.
+        is_main: only the main process (rank 0 under DDP) logs, checkpoints and shows progress.
+        on_epoch_end: ``callback(epoch, record)``; it may add keys to ``record`` (e.g. test
+            accuracy) before they are logged.
+
+    Returns:
+        list of per-epoch dicts: ``epoch`` (1-based), ``train_loss``, ``train_accuracy``,
+        ``val_loss``, ``val_accuracy`` (if ``val``), ``lr``, ``seconds`` (training time of the
+        epoch) and ``elapsed`` (wall time since the start of training, evaluation included).
+
+    Raises:
+        TrainingDiverged: the training loss became NaN or infinite.
+    """
+    out = Path(out) if out is not None else None
+    ckpt_path = out / CHECKPOINT if out is not None else None
+    history, start = [], 0
+    if resume and ckpt_path is not None and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        if sched is not None and ck.get("sched") is not None:
+            sched.load_state_dict(ck["sched"])
+        torch.set_rng_state(ck["rng"].cpu())
+        history, start = ck["history"], ck["epoch"]
+        if is_main:
+            print(f"resumed from {ckpt_path} after epoch {start}")
+    writer = None
+    if tensorboard and out is not None and is_main:
+        from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow to import
+        writer = SummaryWriter(out / "tb", purge_step=start + 1 if start else None)
+    t0 = time.perf_counter() - (history[-1]["elapsed"] if history else 0.0)
+    model.train()
+    try:
+        for epoch in range(start, epochs):
+            train.set_epoch(epoch)
+            te = time.perf_counter()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            seen = 0
+            bar = tqdm(train, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
+                       disable=None if (progress and is_main) else True)
+            for step, (xb, yb) in enumerate(bar):
+                xb, yb = _to(device, xb, yb)
+                with autocast(device, amp):
+                    logits = model(xb)
+                    loss = loss_fn(logits.float(), yb)
+                opt.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
+                if sched is not None:
+                    sched.step()
+                loss_sum += loss.detach() * len(yb)
+                correct += (logits.detach().argmax(1) == yb).sum()
+                seen += len(yb)
+                if step % log_every == 0:  # one host sync every log_every steps, not every step
+                    if not torch.isfinite(loss_sum):
+                        raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch + 1}, step {step}: "
+                                               f"lower the learning rate (--lr) and run again")
+                    bar.set_postfix(loss=f"{loss.item():.4f}")
+            bar.close()
+            train_loss = loss_sum.item() / max(seen, 1)
+            if not torch.isfinite(torch.tensor(train_loss)):
+                raise TrainingDiverged(f"loss became {train_loss} in epoch {epoch + 1}: lower the learning rate (--lr) and run again")
+            rec = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": correct.item() / max(seen, 1),
+                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}
+            if val is not None:
+                v = evaluate(model, val, device, loss_fn, amp)
+                rec["val_loss"], rec["val_accuracy"] = v["loss"], v["accuracy"]
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, rec)
+            rec["elapsed"] = time.perf_counter() - t0
+            history.append(rec)
+            if is_main:
+                if writer is not None:
+                    for k, v in rec.items():
+                        if k not in ("epoch", "elapsed", "seconds"):
+                            split, _, metric = k.partition("_")  # "val_accuracy" -> "accuracy/val"
+                            writer.add_scalar(f"{metric}/{split}" if metric else k, v, epoch + 1)
+                    writer.flush()
+                if ckpt_path is not None and checkpoint:
+                    save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
+                                 "sched": sched.state_dict() if sched is not None else None,
+                                 "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state()},
+                                ckpt_path)
+                print(format_record(rec))
+    finally:
+        if writer is not None:
+            writer.close()
+    return history
+
+
+def format_record(rec):
+    """One log line for an epoch record, e.g. ``epoch 3  train_loss 0.31  val_accuracy 0.884  12.3s``."""
+    parts = [f"epoch {rec['epoch']}"]
+    for k, v in rec.items():
+        if k in ("epoch", "seconds", "elapsed", "lr"):
+            continue
+        parts.append(f"{k} {v:.4f}")
+    parts.append(f"{rec['seconds']:.1f}s")
+    return "  ".join(parts)

@@ -1,0 +1,34 @@
+"""Shared fixtures. Tests that need the real data use ``data_dir``; without it they skip with
+the reason 'skipped: no data' (set MTV_DATA_DIR=../shared/data to run them)."""
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)  # tests run beside other work on small machines
+
+_CANDIDATES = [os.environ.get("MTV_DATA_DIR"), str(Path(__file__).resolve().parents[1].parent / "shared" / "data")]
+
+
+def _find_data():
+    for c in _CANDIDATES:
+        if c and Path(c).is_dir():
+            return Path(c)
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    d = _find_data()
+    if d is None:
+        pytest.skip("skipped: no data (set MTV_DATA_DIR to a folder laid out like ../shared/data)")
+    return d
+
+
+def need(data_dir, *rel):
+    """Return data_dir/rel, or skip the test with 'skipped: no data' when that file is absent."""
+    p = data_dir.joinpath(*rel)
+    if not p.exists():
+        pytest.skip(f"skipped: no data ({p} is absent)")
+    return p
