@@ -1,0 +1,297 @@
+"""Grad-CAM: which pixels made the model say that? (Selvaraju et al. 2017, arXiv:1610.02391)
+
+For a chosen layer with activations ``A`` (N, K, h, w) and a scalar target score ``y`` (a class
+logit before softmax, or the confidence of one detection):
+
+    alpha_k = mean over (h, w) of dy/dA_k          # (N, K)  one weight per channel
+    cam     = ReLU(sum_k alpha_k * A_k)             # (N, h, w)  only evidence *for* the target
+
+then the low-resolution map is brought to the input size and scaled to [0, 1] in the order of
+pytorch-grad-cam 1.5.7 (the reference in ``../shared/data/reference/gradcam``): min-max, resize
+(bilinear, ``align_corners=False``), clamp at 0, min-max again.
+
+How the two tensors are caught: a *forward* hook on the layer stores its output and registers a
+*tensor* hook on that same output, which receives dy/dA during ``backward``. A module backward
+hook (``register_full_backward_hook``) is avoided on purpose: it breaks when a later op such as
+``nn.ReLU(inplace=True)`` modifies the output in place, while a tensor hook still receives the
+gradient with respect to the value the layer produced (PyTorch "autograd mechanics": hooks
+registered before an in-place modification).
+
+Usage::
+
+    with GradCAM(model, "layer4") as cam:         # hooks live only inside the block
+        res = cam(x)                              # target: the top-1 class of each image
+        res = cam(x, [ClassTarget(243)])          # or any callable on one image's output
+    res.heatmap   # (N, H, W) in [0, 1], the input's size
+    res.lowres    # (N, h, w) the raw ReLU'd CAM at the layer's resolution
+
+The sanity check of Adebayo et al. 2018 ("Sanity Checks for Saliency Maps", arXiv:1810.03292)
+is :func:`cascading_randomization`: re-initialise the layers from the head down; a map that
+explains the *model* must change (its rank correlation with the original map falls).
+"""
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .errors import MTVError
+
+
+# ----------------------------------------------------------------------------- targets
+class ClassTarget:
+    """Score of class ``index`` in one image's output vector (C,), i.e. the logit before softmax:
+    after softmax the gradient also pushes *other* classes down (Selvaraju et al., sec. 3)."""
+
+    def __init__(self, index):
+        self.index = int(index)
+
+    def __call__(self, output):
+        return output[..., self.index]
+
+    def __repr__(self):
+        return f"ClassTarget({self.index})"
+
+
+class DetectionTarget:
+    """Confidence of one detection in a YOLO-style raw output of one image, (A, 5 + classes)
+    with columns ``cx, cy, w, h, objectness, class scores...`` (already sigmoid'ed): the score NMS
+    ranks by, ``objectness * class score``. ``row`` is the detection's row in that raw output
+    (before NMS), ``cls`` its class."""
+
+    def __init__(self, row, cls):
+        self.row, self.cls = int(row), int(cls)
+
+    def __call__(self, output):
+        return output[self.row, 4] * output[self.row, 5 + self.cls]
+
+    def __repr__(self):
+        return f"DetectionTarget(row={self.row}, cls={self.cls})"
+
+
+# ----------------------------------------------------------------------------- the maps
+def normalize_cam(lowres, size):
+    """Low-res CAM (N, h, w) -> heatmap (N, H, W) in [0, 1], pytorch-grad-cam 1.5.7's order:
+    per image min-max, bilinear resize (``align_corners=False``), clamp at 0, min-max again."""
+    def minmax(c):  # c: (N, h, w); 1e-7 keeps an all-zero map at zero instead of NaN
+        c = c - c.amin(dim=(1, 2), keepdim=True)
+        return c / (1e-7 + c.amax(dim=(1, 2), keepdim=True))
+    c = minmax(lowres)
+    c = F.interpolate(c[:, None], size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+    return minmax(c.clamp(min=0))
+
+
+@dataclass
+class CAMResult:
+    """What one Grad-CAM call computed (all detached, on the model's device).
+
+    heatmap (N, H, W) in [0, 1]; lowres (N, h, w) >= 0, the raw ReLU(sum_k alpha_k A_k);
+    weights (N, K) the alphas; activations, gradients (N, K, h, w) at the layer;
+    scores (N,) the target scores; output: the model's output; classes: for class targets the
+    class index used per image (else None).
+    """
+    heatmap: torch.Tensor
+    lowres: torch.Tensor
+    weights: torch.Tensor
+    activations: torch.Tensor
+    gradients: torch.Tensor
+    scores: torch.Tensor
+    output: object
+    classes: list
+
+
+class GradCAM:
+    """Hook-based Grad-CAM on one layer of ``model``, as a context manager.
+
+    Args:
+        model: any ``nn.Module``.
+        layer: the module (e.g. ``model.layer4``) or its dotted name (``"layer4"``,
+            ``"features.2"``); its output must be a tensor (N, K, h, w).
+        output_fn: picks the tensor the targets read from the model's output (e.g. the first
+            element of a detector's ``(predictions, raw)`` tuple); default: the output itself.
+
+    Inside the ``with`` block the model is in eval mode (dropout off, BatchNorm running stats)
+    and its parameters do not require grad (so ``backward`` computes no weight gradients and
+    leaves no ``.grad`` behind); on exit the hooks are removed and the mode and every
+    ``requires_grad`` flag are restored, also when the forward raised.
+    """
+
+    def __init__(self, model, layer, output_fn=None):
+        self.model = model
+        self.layer = model.get_submodule(layer) if isinstance(layer, str) else layer
+        self.output_fn = output_fn
+        self._handle = None
+
+    # -- hooks --------------------------------------------------------------------------
+    def __enter__(self):
+        self._was_training = self.model.training
+        self._requires_grad = [(p, p.requires_grad) for p in self.model.parameters()]
+        try:
+            self.model.eval()
+            for p, _ in self._requires_grad:
+                p.requires_grad_(False)
+            self._handle = self.layer.register_forward_hook(self._save_activation)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+        for p, flag in self._requires_grad:
+            p.requires_grad_(flag)
+        self.model.train(self._was_training)
+        return False
+
+    def _save_activation(self, module, inputs, output):
+        if not torch.is_tensor(output) or output.ndim != 4:
+            raise MTVError(f"Grad-CAM needs a layer whose output is a (N, K, h, w) tensor; "
+                           f"{type(module).__name__} returned {type(output).__name__}")
+        # A layer that runs twice in one forward (a shared module) keeps its *last* call.
+        self._calls += 1
+        call = self._calls
+        # clone: a later in-place op (ReLU(inplace=True)) must not change what we stored
+        self._activations = output.detach().clone()
+        if output.requires_grad:
+            output.register_hook(lambda g: self._save_gradient(call, g))
+
+    def _save_gradient(self, call, grad):
+        if call == self._calls:
+            self._gradients = grad.detach()
+
+    # -- one call -----------------------------------------------------------------------
+    def __call__(self, x, targets=None):
+        """Grad-CAM for a batch ``x`` (N, C, H, W).
+
+        targets: None (each image's top-1 class), one callable (or class index) for every image,
+        or a list of N of them. A callable gets one image's output, e.g. (C,) logits, and returns
+        a scalar score (see :class:`ClassTarget`, :class:`DetectionTarget`).
+        """
+        if self._handle is None:
+            raise MTVError("use GradCAM as a context manager: `with GradCAM(model, layer) as cam: cam(x)`")
+        self._calls, self._activations, self._gradients = 0, None, None
+        # The input requires grad so a graph exists even when every parameter is frozen.
+        x = x.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            out = self.model(x)
+            o = self.output_fn(out) if self.output_fn is not None else out
+            if self._calls == 0:
+                raise MTVError("the Grad-CAM layer did not run during the forward pass")
+            targets, classes = self._resolve_targets(o, targets, len(x))
+            scores = torch.stack([t(o[i]) for i, t in enumerate(targets)])  # (N,)
+            # Images are independent in eval mode, so d(sum)/dA_i = d(score_i)/dA_i.
+            scores.sum().backward()
+        A, G = self._activations, self._gradients
+        if G is None:  # the target does not depend on this layer
+            G = torch.zeros_like(A)
+        weights = G.mean(dim=(2, 3))                                        # (N, K)
+        lowres = F.relu((weights[:, :, None, None] * A).sum(dim=1))         # (N, h, w)
+        heatmap = normalize_cam(lowres, x.shape[-2:])                       # (N, H, W)
+        return CAMResult(heatmap, lowres, weights, A, G, scores.detach(), _detach(out), classes)
+
+    @staticmethod
+    def _resolve_targets(o, targets, n):
+        if targets is None:  # top-1 class of each image, as pytorch-grad-cam does
+            classes = o.detach().reshape(n, -1).argmax(1).tolist()
+            return [ClassTarget(c) for c in classes], classes
+        if not isinstance(targets, (list, tuple)):
+            targets = [targets] * n
+        if len(targets) != n:
+            raise MTVError(f"{len(targets)} targets for {n} images")
+        targets = [ClassTarget(t) if isinstance(t, int) else t for t in targets]
+        classes = [t.index for t in targets] if all(isinstance(t, ClassTarget) for t in targets) else None
+        return targets, classes
+
+
+def _detach(out):
+    if torch.is_tensor(out):
+        return out.detach()
+    if isinstance(out, (list, tuple)):
+        return type(out)(_detach(o) for o in out)
+    return out
+
+
+def grad_cam(model, layer, x, targets=None, output_fn=None):
+    """One-shot :class:`GradCAM`: hooks on, one call, hooks off. Returns a :class:`CAMResult`."""
+    with GradCAM(model, layer, output_fn) as cam:
+        return cam(x, targets)
+
+
+# ----------------------------------------------------------------------------- sanity check
+def rank(x):
+    """Ranks (1..n) of the values of a 1-D tensor, ties given their average rank (as Spearman's
+    rho needs: a CAM has many exact zeros where the ReLU clipped)."""
+    order = torch.argsort(x)
+    _, inverse, counts = torch.unique_consecutive(x[order], return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).to(torch.float64)                 # last rank of each tie group
+    avg = ends - (counts.to(torch.float64) - 1) / 2                 # mean rank of the group
+    r = torch.empty_like(x, dtype=torch.float64)
+    r[order] = avg[inverse]
+    return r
+
+
+def spearman(a, b):
+    """Spearman rank correlation of two maps (any shape, same numel): the Pearson correlation of
+    their ranks. A constant map has no ordering: 1.0 if both maps are equal, else 0.0."""
+    a, b = a.detach().reshape(-1).cpu(), b.detach().reshape(-1).cpu()
+    ra, rb = rank(a), rank(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    den = ra.norm() * rb.norm()
+    if den == 0:
+        return 1.0 if torch.equal(a, b) else 0.0
+    return float((ra @ rb) / den)
+
+
+def randomization_order(model):
+    """Names of the modules that hold parameters of their own, from the head (output) down."""
+    names = [n for n, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
+    return names[::-1]
+
+
+def cascading_randomization(model, layer, x, targets=None, stop_at=None, seed=0):
+    """Adebayo et al. 2018: re-initialise layers one at a time from the head down (cumulatively,
+    on a copy of ``model``) and measure how far the Grad-CAM maps move away from the original.
+
+    The targets are fixed to the *original* model's (top-1 by default), so only the weights
+    change. Re-initialisation is each module's own ``reset_parameters()`` under ``seed``.
+
+    Returns: a list of ``{"randomized": module name, "rank_correlation": mean over images of
+    Spearman(original map, map after this and all earlier steps)}``, one per step, down to and
+    including ``stop_at`` (a module name; default: all the way to the input). The first row,
+    ``"randomized": None``, is a second run of the unchanged model (1.0 for a deterministic map).
+    """
+    base = grad_cam(model, layer, x, targets)
+    fixed = [ClassTarget(c) for c in base.classes] if base.classes is not None else targets
+    layer_name = layer if isinstance(layer, str) else _name_of(model, layer)
+    work = copy.deepcopy(model)
+    rows = []
+
+    def compare(tag):
+        res = grad_cam(work, layer_name, x, fixed)
+        r = [spearman(a, b) for a, b in zip(base.heatmap, res.heatmap)]
+        rows.append({"randomized": tag, "rank_correlation": sum(r) / len(r), "per_image": r})
+        return res
+
+    compare(None)
+    order = [n for n in randomization_order(work) if hasattr(work.get_submodule(n), "reset_parameters")]
+    if stop_at is not None:  # stop once every module inside ``stop_at`` has been re-initialised
+        inside = [i for i, n in enumerate(order) if n == stop_at or n.startswith(stop_at + ".")]
+        if not inside:
+            raise MTVError(f"stop_at={stop_at!r} holds no parameters to re-initialise")
+        order = order[:inside[-1] + 1]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for name in order:
+            work.get_submodule(name).reset_parameters()  # BatchNorm: also its running stats
+            compare(name)
+    return rows
+
+
+def _name_of(model, module):
+    for n, m in model.named_modules():
+        if m is module:
+            return n
+    raise MTVError("the Grad-CAM layer is not a submodule of the model")
