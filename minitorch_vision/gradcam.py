@@ -125,7 +125,7 @@ class GradCAM:
 
     # -- hooks --------------------------------------------------------------------------
     def __enter__(self):
-        self._was_training = self.model.training
+        self._modes = [(m, m.training) for m in self.model.modules()]  # per module: some stay frozen in eval
         self._requires_grad = [(p, p.requires_grad) for p in self.model.parameters()]
         try:
             self.model.eval()
@@ -143,7 +143,8 @@ class GradCAM:
             self._handle = None
         for p, flag in self._requires_grad:
             p.requires_grad_(flag)
-        self.model.train(self._was_training)
+        for m, mode in self._modes:
+            m.training = mode
         return False
 
     def _save_activation(self, module, inputs, output):
