@@ -1,0 +1,116 @@
+"""Lesson 04: transfer learning. A ResNet-18 trained on ImageNet, reused for CIFAR-10 with a few images per class.
+
+What it teaches:
+  (a) a hand-written ResNet-18 (minitorch_vision/models/resnet.py) loads torchvision's published
+      ImageNet weights and classifies a photo (top-5 with probabilities);
+  (b) freeze the backbone, replace the 1000-class head by a new one, train only the head on a
+      mini-dataset of CIFAR-10 classes (default 5 classes, k images each);
+  (c) scratch vs frozen features vs fine-tuning the last block, for k in {5, 10, 50} images per
+      class, with and without augmentation: one table, one plot (transfer.png).
+A frozen backbone computes the same features every epoch, so the frozen runs compute them ONCE and
+train the head on the cached (N, 512) vectors: seconds instead of minutes on a CPU.
+
+Input resolution (--size): CIFAR images are 32x32; they are upsampled to 64x64 on a CPU (default
+without a GPU) or 224x224 with a GPU (the resolution the ImageNet weights were trained at). At 64
+the network costs ~12x fewer FLOPs but objects look 3.5x smaller than what ImageNet filters expect
+(layer4 is 2x2 instead of 7x7), so pretrained features transfer less well than at 224.
+
+Run:  python lessons/04_transfer.py --data-dir ../shared/data [--weights PATH|random] [--quick]
+"""
+import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # noqa: E401,E702
+
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+from minitorch_vision import plots  # noqa: E402
+from minitorch_vision.cli import lesson_args, main_guard, setup, write_results  # noqa: E402
+from minitorch_vision.data import cifar10  # noqa: E402
+from minitorch_vision.data.imagenet import top_k  # noqa: E402
+from minitorch_vision.data.images import read_image  # noqa: E402
+from minitorch_vision.data.transforms import imagenet_preprocess, resize  # noqa: E402
+from minitorch_vision.transfer import Recipe, compare, format_table  # noqa: E402
+from minitorch_vision.weights import load_resnet18  # noqa: E402
+
+
+def extra(p):
+    p.add_argument("--weights", default=None,
+                   help="ResNet-18 weights: a .pth path; default <data>/weights/resnet18-f37072fd.pth "
+                        "(downloaded if absent); 'random' = untrained backbone (the lesson's point is then lost)")
+    p.add_argument("--size", type=int, default=None,
+                   help="input resolution fed to the network (default: 224 with a GPU, 64 on a CPU)")
+    p.add_argument("--classes", default="airplane,automobile,bird,cat,deer", help="CIFAR-10 classes, comma-separated")
+    p.add_argument("--shots", default="5,10,50", help="training images per class, comma-separated")
+    p.add_argument("--test-per-class", type=int, default=100, help="held-out test images per class")
+    p.add_argument("--head-steps", type=int, default=300, help="optimizer steps of the head on cached features")
+    p.add_argument("--views", type=int, default=8, help="augmented views cached per image for frozen + augmentation")
+    p.add_argument("--source", default="auto", choices=["auto", "pickles", "images"],
+                   help="CIFAR-10 from the official pickles or from <data>/cifar10-images/<split>/<class>/")
+    p.add_argument("--image", default=None, help="photo for part (a) (default: <data>/images/both.png)")
+
+
+def main():
+    # `--epochs` is the number of passes over the LARGEST training set; smaller k get more passes so that
+    # every scratch/finetune run takes the same number of optimizer steps.
+    args = lesson_args(__doc__, epochs=4, batch_size=32, lr=1e-3, extra=extra)
+    if args.quick:
+        args.shots, args.test_per_class, args.epochs, args.head_steps, args.views = "5,10", 20, 2, 150, 4
+    ctx = setup(args, "04_transfer")
+    t_start = time.perf_counter()
+    size = args.size or (224 if ctx.device.type == "cuda" else 64)
+    print(f"input resolution {size}x{size}" + ("" if size >= 224 else
+          " (a CPU-sized compromise: ImageNet features were learned at 224, expect less transfer than at 224)"))
+
+    # %% (a) The pretrained network on a photo: top-5 of ImageNet's 1000 classes.
+    model, kind = load_resnet18(args.weights, ctx.data_dir, allow_download=not args.no_download)
+    photo = pathlib.Path(args.image) if args.image else ctx.data_dir / "images" / "both.png"
+    if photo.is_file():
+        img = read_image(photo)
+    else:  # no sample photo in the data folder: a CIFAR test image stands in (blurry at 32x32)
+        print(f"({photo} not found: using a CIFAR-10 test image instead)")
+        img = None
+    # %% (b)+(c) need CIFAR-10: the pickles, or the image folder (a learner's own photos look like it).
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    shots = sorted({int(s) for s in args.shots.split(",")})
+    xtr, ytr, xte, yte, names, where = cifar10.load_cifar10(ctx.data_dir, args.source, classes,
+                                                           allow_download=not args.no_download)
+    print(f"CIFAR-10 from {where}: {len(xtr)} train / {len(xte)} test images read")
+    if img is None:
+        img = (resize(xte[0], 224) * 255).round().to(torch.uint8)
+    with torch.no_grad():
+        logits = model(imagenet_preprocess(img))[0]  # resize short side 256, centre crop 224, ImageNet mean/std
+    top = top_k(logits, 5)
+    print(f"(a) top-5 for {photo.name if photo.is_file() else 'a CIFAR test image'} ({kind} weights):")
+    for name, p in top:
+        print(f"    {p:6.1%}  {name}")
+    plots.topk_prediction(img, top, title=f"ResNet-18 ({kind} weights): top-5", path=ctx.out / "top5.png")
+
+    # %% Mini-datasets: k images per class with a seed; the test set is the same for every k.
+    sets = {k: cifar10.mini_dataset(xtr, ytr, names, classes, k, seed=args.seed, test=(xte, yte),
+                                    test_per_class=args.test_per_class) for k in shots}
+    print(f"classes {classes}; k = {shots} per class; {len(sets[shots[0]].y_test)} held-out test images")
+
+    # %% (b) frozen backbone + new head and (c) scratch / frozen / finetune x k x augmentation.
+    # Same optimizer-step budget for scratch and finetune; the frozen head trains on cached features.
+    steps = args.epochs * -(-max(shots) * len(classes) // args.batch_size)
+    recipe = Recipe(size=size, steps=steps, head_steps=args.head_steps, batch_size=args.batch_size, lr=args.lr,
+                    views=args.views, seed=args.seed)
+    print(f"(b, c) {recipe}")
+    runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb")
+    print(format_table(runs))
+    plots.transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"
+                              if len(classes) == 5 else f"{len(classes)}-way CIFAR-10 ({kind} weights)",
+                              path=ctx.out / "transfer.png")
+    if kind == "random":
+        print("NOTE: random weights: 'frozen' and 'finetune' start from an untrained network, so they show the "
+              "mechanics only. Run with the ImageNet weights to see transfer beat scratch.")
+
+    # %% Results.
+    write_results(ctx.out, {"weights": kind, "classes": classes, "size": size, "top5": top,
+                            "runs": [{k: r[k] for k in ("mode", "shots", "augment", "test_accuracy", "train_seconds")}
+                                     for r in runs],
+                            "seconds": time.perf_counter() - t_start})
+
+
+if __name__ == "__main__":
+    main_guard(main)

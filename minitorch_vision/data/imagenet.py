@@ -1,0 +1,27 @@
+"""The 1000 ImageNet-1k class names, in the index order of torchvision's classifiers.
+
+``imagenet_classes.txt`` (one name per line) was generated once from torchvision's
+``torchvision.models._meta._IMAGENET_CATEGORIES`` (BSD-3-Clause); nothing imports torchvision here.
+"""
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+_FILE = Path(__file__).with_name("imagenet_classes.txt")
+
+
+@lru_cache(maxsize=1)
+def imagenet_classes():
+    """List of 1000 class names; index i is the name of logit i."""
+    names = _FILE.read_text(encoding="utf-8").splitlines()
+    assert len(names) == 1000, f"{_FILE} should have 1000 lines, has {len(names)}"
+    return names
+
+
+def top_k(logits, k=5, names=None):
+    """``[(name, probability), ...]`` of the ``k`` most likely classes for one row of logits (1000,)."""
+    names = names or imagenet_classes()
+    probs = torch.softmax(logits.float().flatten(), 0)
+    p, i = probs.topk(k)
+    return [(names[j], float(q)) for q, j in zip(p.tolist(), i.tolist())]
