@@ -7,8 +7,9 @@ A lesson looks like::
     ...
     write_results(ctx.out, {...})      # <out>/results.json, written atomically
 
-and is run through ``main_guard(main)``, which turns a :class:`MTVError` (missing data, a corrupt
-file, weights that do not fit) into one line on stderr and exit status 2, never a traceback.
+``lesson_args`` installs an exception hook that turns a :class:`MTVError` (missing data, a corrupt
+file, weights that do not fit) into one line on stderr and exit status 2, never a traceback, so a
+lesson can be plain top-level ``# %%`` cells; ``main_guard(main)`` does the same for a ``main()``.
 """
 import argparse
 import json
@@ -30,8 +31,32 @@ def default_threads():
     return 1 if (os.cpu_count() or 1) <= 2 else min(8, os.cpu_count())
 
 
+def _excepthook(etype, value, tb):
+    if issubclass(etype, MTVError):
+        print(f"error: {value}", file=sys.stderr)
+        code = value.exit_code
+    elif issubclass(etype, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        code = 130
+    else:
+        sys.__excepthook__(etype, value, tb)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # sys.exit is not allowed inside an excepthook
+
+
+def install_error_handler():
+    """Uncaught MTVError -> ``error: <message>`` and exit 2; Ctrl-C -> exit 130; others unchanged."""
+    sys.excepthook = _excepthook
+
+
 def lesson_args(doc, *, epochs, batch_size, lr, argv=None, extra=None):
-    """Parse the flags every lesson shares. ``extra(parser)`` may add lesson-specific flags."""
+    """Parse the flags every lesson shares. ``extra(parser)`` may add lesson-specific flags.
+
+    Also installs :func:`install_error_handler`, so a user-fixable problem is one line, not a traceback.
+    """
+    install_error_handler()
     first = (doc or "").strip().splitlines()[0] if doc else None
     p = argparse.ArgumentParser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")

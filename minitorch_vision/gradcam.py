@@ -252,7 +252,7 @@ def randomization_order(model):
     return names[::-1]
 
 
-def cascading_randomization(model, layer, x, targets=None, stop_at=None, seed=0):
+def cascading_randomization(model, layer, x, targets=None, stop_at=None, seed=0, keep_maps=False):
     """Adebayo et al. 2018: re-initialise layers one at a time from the head down (cumulatively,
     on a copy of ``model``) and measure how far the Grad-CAM maps move away from the original.
 
@@ -263,6 +263,7 @@ def cascading_randomization(model, layer, x, targets=None, stop_at=None, seed=0)
     Spearman(original map, map after this and all earlier steps)}``, one per step, down to and
     including ``stop_at`` (a module name; default: all the way to the input). The first row,
     ``"randomized": None``, is a second run of the unchanged model (1.0 for a deterministic map).
+    Each row also has ``per_image`` correlations, and with ``keep_maps`` the ``heatmap`` (N, H, W).
     """
     base = grad_cam(model, layer, x, targets)
     fixed = [ClassTarget(c) for c in base.classes] if base.classes is not None else targets
@@ -274,7 +275,8 @@ def cascading_randomization(model, layer, x, targets=None, stop_at=None, seed=0)
         res = grad_cam(work, layer_name, x, fixed)
         r = [spearman(a, b) for a, b in zip(base.heatmap, res.heatmap)]
         rows.append({"randomized": tag, "rank_correlation": sum(r) / len(r), "per_image": r})
-        return res
+        if keep_maps:
+            rows[-1]["heatmap"] = res.heatmap
 
     compare(None)
     order = [n for n in randomization_order(work) if hasattr(work.get_submodule(n), "reset_parameters")]

@@ -111,6 +111,8 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
     """
     out = Path(out) if out is not None else None
     ckpt_path = out / CHECKPOINT if out is not None else None
+    if out is not None and is_main:
+        out.mkdir(parents=True, exist_ok=True)
     history, start = [], 0
     if resume and ckpt_path is not None and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=True)
@@ -201,3 +203,10 @@ def format_record(rec):
         parts.append(f"{k} {v:.4f}")
     parts.append(f"{rec['seconds']:.1f}s")
     return "  ".join(parts)
+
+
+def one_cycle(opt, max_lr, epochs, steps_per_epoch):
+    """The 1cycle schedule (Smith & Topin 2018): warm up to ``max_lr``, then anneal to ~0.
+
+    It lets a small net converge in few epochs; stepped once per batch by ``fit``."""
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr, total_steps=max(1, epochs * steps_per_epoch))

@@ -73,7 +73,7 @@ def ensure_files(root=None, allow_download=True):
         except DataUnavailable as e:
             if missing:  # say everything that is missing in one line, not one file at a time
                 raise DataUnavailable(f"FashionMNIST files missing ({', '.join(missing)}) and cannot be downloaded: "
-                                      f"get them from {MIRRORS[0]} or {MIRRORS[1]} and put them in {folder.resolve()}/") from None
+                                      f"get them from {' or '.join(MIRRORS)} and put them in {folder.resolve()}/") from None
             raise e from None
     return folder
 
@@ -108,3 +108,28 @@ def train_val_split(n, val_size, seed=0):
 def to_float(x, mean=0.2860, std=0.3530):
     """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) standardised with the training set's mean/std."""
     return ((x.float() / 255.0 - mean) / std).unsqueeze(1)
+
+
+def fashion_mnist_splits(root=None, *, val_size=5000, seed=0, quick=False, allow_download=True):
+    """Train / validation / test splits as standardised float tensors, ready for ``Batches``.
+
+    The validation set is carved from the official training set with a seeded permutation; the
+    official test set is only used to report the final number. ``quick`` keeps a small slice
+    (5000 train, 1000 val, 2000 test) for runs under a minute.
+
+    Returns:
+        dict with ``train``, ``val``, ``test``: each ``(x float32 (N, 1, 28, 28), y int64 (N,))``,
+        ``test_images`` uint8 (N, 28, 28) (for plots) and ``classes``.
+    """
+    d = load_fashion_mnist(root, allow_download)
+    tr_idx, va_idx = train_val_split(len(d["train_x"]), val_size if not quick else 1000, seed)
+    test_n = 2000 if quick else len(d["test_x"])
+    if quick:
+        tr_idx = tr_idx[:5000]
+    return {
+        "train": (to_float(d["train_x"][tr_idx]), d["train_y"][tr_idx]),
+        "val": (to_float(d["train_x"][va_idx]), d["train_y"][va_idx]),
+        "test": (to_float(d["test_x"][:test_n]), d["test_y"][:test_n]),
+        "test_images": d["test_x"][:test_n],
+        "classes": d["classes"],
+    }

@@ -1,0 +1,1 @@
+"""Models, one per file: linear/MLP (mlp.py), hand-written CNN (cnn.py), ResNet-18, YOLOv5."""

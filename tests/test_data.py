@@ -1,0 +1,122 @@
+"""IDX parser, FashionMNIST loading, the atomic downloader (through a local http.server), batching."""
+import gzip
+import hashlib
+import struct
+
+import pytest
+import torch
+
+from conftest import need
+from helpers_http import dead_url, serve
+from minitorch_vision.data import fashion_mnist as fm
+from minitorch_vision.data.download import fetch
+from minitorch_vision.data.loader import Batches
+from minitorch_vision.errors import DataUnavailable
+
+
+def write_idx(path, arr, magic=None, truncate=0):
+    arr = arr.to(torch.uint8)
+    magic = magic if magic is not None else (2051 if arr.ndim == 3 else 2049)
+    raw = struct.pack(">I", magic) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.numpy().tobytes()
+    raw = raw[: len(raw) - truncate]
+    (gzip.open if str(path).endswith(".gz") else open)(path, "wb").write(raw)
+    return path
+
+
+def test_idx_roundtrip_plain_and_gz(tmp_path):
+    imgs = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    labels = torch.tensor([3, 1, 4, 1, 5], dtype=torch.uint8)
+    assert torch.equal(fm.read_idx(write_idx(tmp_path / "i.idx", imgs)), imgs)
+    assert torch.equal(fm.read_idx(write_idx(tmp_path / "i.gz", imgs)), imgs)
+    assert torch.equal(fm.read_idx(write_idx(tmp_path / "l.gz", labels)), labels)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "magic", "empty", "not-gzip"])
+def test_idx_bad_files_name_the_file(tmp_path, kind):
+    imgs = torch.zeros(4, 28, 28, dtype=torch.uint8)
+    p = tmp_path / f"{kind}.gz"
+    if kind == "truncated":
+        write_idx(p, imgs, truncate=100)
+    elif kind == "magic":
+        write_idx(p, imgs, magic=1234)
+    elif kind == "empty":
+        gzip.open(p, "wb").write(b"")
+    else:
+        p.write_bytes(b"this is not gzip at all")
+    with pytest.raises(DataUnavailable, match=str(p.name)):
+        fm.read_idx(p)
+
+
+def test_fetch_good_corrupt_and_offline(tmp_path):
+    src = tmp_path / "server"
+    src.mkdir()
+    payload = b"hello minitorch-vision " * 1000
+    (src / "good.bin").write_bytes(payload)
+    (src / "bad.bin").write_bytes(payload[:-5])
+    md5 = hashlib.md5(payload).hexdigest()
+    dest_dir = tmp_path / "data"
+    with serve(src) as url:
+        got = fetch(url + "good.bin", dest_dir / "good.bin", md5=md5)
+        assert got.read_bytes() == payload
+        # wrong bytes on the server: md5 error, and nothing (not even a .part) left behind
+        with pytest.raises(DataUnavailable, match="md5"):
+            fetch(url + "bad.bin", dest_dir / "bad.bin", md5=md5)
+        assert sorted(p.name for p in dest_dir.iterdir()) == ["good.bin"]
+        # a corrupt local copy is fetched again
+        (dest_dir / "good.bin").write_bytes(b"corrupt")
+        assert fetch(url + "good.bin", dest_dir / "good.bin", md5=md5).read_bytes() == payload
+        # first mirror down, second up
+        assert fetch([dead_url() + "good.bin", url + "good.bin"], dest_dir / "mirror.bin", md5=md5).exists()
+    with pytest.raises(DataUnavailable) as e:  # server down: the offline message says what to put where
+        fetch(dead_url() + "good.bin", dest_dir / "new.bin", md5=md5)
+    msg = str(e.value)
+    assert "new.bin" in msg and str(dest_dir.resolve()) in msg and "\n" not in msg
+    assert not (dest_dir / "new.bin").exists() and not (dest_dir / "new.bin.part").exists()
+
+
+def test_fashion_mnist_download_through_local_mirror(tmp_path, monkeypatch):
+    """The real ensure_files() against a local mirror holding tiny IDX files with their md5s."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    files = {}
+    for name, n in [("train-images-idx3-ubyte.gz", 6), ("train-labels-idx1-ubyte.gz", 6),
+                    ("t10k-images-idx3-ubyte.gz", 2), ("t10k-labels-idx1-ubyte.gz", 2)]:
+        arr = torch.randint(0, 10, (n, 28, 28) if "images" in name else (n,), dtype=torch.uint8)
+        write_idx(mirror / name, arr)
+        files[name] = hashlib.md5((mirror / name).read_bytes()).hexdigest()
+    monkeypatch.setattr(fm, "FILES", files)
+    with serve(mirror) as url:
+        monkeypatch.setattr(fm, "MIRRORS", [dead_url(), url])
+        d = fm.load_fashion_mnist(tmp_path / "data")
+    assert d["train_x"].shape == (6, 28, 28) and d["test_y"].shape == (2,)
+    # offline with nothing on disk: one line naming the files and the folder, no partial files
+    monkeypatch.setattr(fm, "MIRRORS", [dead_url()])
+    with pytest.raises(DataUnavailable) as e:
+        fm.load_fashion_mnist(tmp_path / "empty")
+    assert "train-images-idx3-ubyte.gz" in str(e.value) and "fashion-mnist" in str(e.value)
+    assert not any((tmp_path / "empty").rglob("*.part"))
+
+
+def test_real_fashion_mnist(data_dir):
+    need(data_dir, "fashion-mnist", "train-images-idx3-ubyte.gz")
+    d = fm.load_fashion_mnist(data_dir, allow_download=False)
+    assert d["train_x"].shape == (60000, 28, 28) and d["train_x"].dtype == torch.uint8
+    assert d["test_x"].shape == (10000, 28, 28)
+    assert torch.bincount(d["train_y"]).tolist() == [6000] * 10
+    tr, va = fm.train_val_split(60000, 5000, seed=0)
+    assert len(set(tr.tolist()) | set(va.tolist())) == 60000 and len(va) == 5000
+
+
+def test_batches_seeded_shuffle_and_shards():
+    x, y = torch.arange(103).float().unsqueeze(1), torch.arange(103)
+    b = Batches(x, y, batch_size=10, shuffle=True, seed=7)
+    first = torch.cat([yb for _, yb in b])
+    assert sorted(first.tolist()) == list(range(103)) and len(b) == 11
+    assert torch.equal(first, torch.cat([yb for _, yb in Batches(x, y, 10, shuffle=True, seed=7)]))
+    b.set_epoch(1)
+    assert not torch.equal(first, torch.cat([yb for _, yb in b]))
+    shards = [Batches(x, y, 10, shuffle=True, seed=7, rank=r, world_size=3) for r in range(3)]
+    got = [torch.cat([yb for _, yb in s]) for s in shards]
+    union = torch.cat(got)
+    assert len(union) == len(set(union.tolist())) == 102       # no overlap, equal shards
+    assert all(len(g) == 34 for g in got)
