@@ -145,13 +145,16 @@ def sanity_check(ctx, model, data, n_images):
     names = [r["randomized"] for r in rows]
     at_layer = max(i for i, n in enumerate(names) if n and (n == CNN_LAYER or n.startswith(CNN_LAYER + ".")))
     picks = [0, 1, at_layer, len(rows) - 1]
-    maps = [rows[i]["heatmap"][0].cpu() for i in picks]
+    # show an image whose original map is not empty (a CAM can be all zero: no positive evidence)
+    show = int(rows[0]["heatmap"].flatten(1).amax(1).gt(0).float().argmax())
+    maps = [rows[i]["heatmap"][show].cpu() for i in picks]
     titles = [f"{'original' if i == 0 else 'down to ' + names[i]}\nrho={rows[i]['rank_correlation']:.2f}" for i in picks]
-    plots.plot_sanity_check(rows, data["test_images"][0], maps, titles, ctx.out / "sanity_check.png")
+    plots.plot_sanity_check(rows, data["test_images"][show], maps, titles, ctx.out / "sanity_check.png")
     for r in rows:
         print(f"  re-initialised down to {str(r['randomized']):>16}: mean rank correlation {r['rank_correlation']:+.3f}")
     return {
         "layer": CNN_LAYER, "images": len(x),
+        "empty_original_maps": int(rows[0]["heatmap"].flatten(1).amax(1).eq(0).sum()),
         "unchanged": rows[0]["rank_correlation"],
         "after_cam_layer": rows[at_layer]["rank_correlation"],
         "after_all": rows[-1]["rank_correlation"],
@@ -166,11 +169,14 @@ def resnet_two_objects(ctx):
     from minitorch_vision.weights import load_resnet18
     args = ctx.args
     try:
-        model, kind = load_resnet18(args.weights, ctx.data_dir, allow_download=not args.no_download)
+        model, kind = load_resnet18(args.weights, ctx.data_dir, allow_download=not args.no_download, verbose=False)
     except DataUnavailable as e:
-        print(f"\n{'!' * 100}\nWARNING: ImageNet weights unavailable ({e}).\nFalling back to RANDOM ResNet-18 "
-              f"weights: the maps below show the mechanics only, not what a trained network looks at.\n{'!' * 100}\n")
-        model, kind = load_resnet18("random", ctx.data_dir)
+        print(f"ImageNet weights unavailable: {e}")
+        model, kind = load_resnet18("random", ctx.data_dir, verbose=False)
+    if kind == "random":
+        print(f"\n{'!' * 100}\nWARNING: ResNet-18 with RANDOM weights: its Grad-CAM maps below show the mechanics only, "
+              f"not what a trained\nnetwork looks at (and its 'classes' mean nothing). Put resnet18-f37072fd.pth in "
+              f"{ctx.data_dir / 'weights'} to see them.\n{'!' * 100}\n")
     path = pathlib.Path(args.image) if args.image else ctx.data_dir / "images" / "both.png"
     img = resize(read_image(path), (224, 224))           # (3, 224, 224) float in [0, 1]
     x = normalize(img).unsqueeze(0).to(ctx.device)      # (1, 3, 224, 224), ImageNet mean/std

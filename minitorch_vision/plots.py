@@ -196,7 +196,7 @@ def plot_gradcam(image, heatmaps, titles, path, suptitle=None, alpha=0.5):
         ax.axis("off")
     if suptitle:
         fig.suptitle(suptitle)
-    return save(fig, path)
+    return save(fig, path, dpi=90)
 
 
 def plot_gradcam_gallery(images, heatmaps, titles, path, ncols=4, suptitle=None, alpha=0.5):
@@ -204,7 +204,7 @@ def plot_gradcam_gallery(images, heatmaps, titles, path, ncols=4, suptitle=None,
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(2.2 * 2 * ncols, 2.5 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(2.2 * 2 * ncols, 2.9 * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i, (img, h, t) in enumerate(zip(images, heatmaps, titles)):
@@ -222,8 +222,9 @@ def plot_sanity_check(rows, image, maps, map_titles, path):
     """Adebayo et al. 2018 cascading randomisation: the mean rank correlation with the original
     Grad-CAM after each layer is re-initialised (head first), and one image's map along the way."""
     ncols = max(2, len(maps) + 1)
-    fig = plt.figure(figsize=(2.4 * ncols, 6.0))
-    ax = fig.add_subplot(2, 1, 1)
+    fig = plt.figure(figsize=(2.4 * ncols, 7.0))
+    grid = fig.add_gridspec(2, ncols, height_ratios=(1.2, 1.0), hspace=0.9)
+    ax = fig.add_subplot(grid[0, :])
     labels = ["(none)" if r["randomized"] is None else r["randomized"] for r in rows]
     ax.plot(range(len(rows)), [r["rank_correlation"] for r in rows], "o-")
     ax.axhline(0, color="grey", lw=0.5)
@@ -232,16 +233,15 @@ def plot_sanity_check(rows, image, maps, map_titles, path):
     ax.set_ylim(-0.2, 1.05)
     ax.set_ylabel("mean Spearman rank corr.")
     ax.set_title("re-initialised cumulatively, from the head down")
-    a0 = fig.add_subplot(2, ncols, ncols + 1)
+    a0 = fig.add_subplot(grid[1, 0])
     a0.imshow(_as_rgb01(image))
     a0.set_title("input", fontsize=8)
     a0.axis("off")
     for i, (h, t) in enumerate(zip(maps, map_titles)):
-        a = fig.add_subplot(2, ncols, ncols + 2 + i)
+        a = fig.add_subplot(grid[1, i + 1])
         a.imshow(overlay_heatmap(image, h))
         a.set_title(t, fontsize=7)
         a.axis("off")
-    fig.tight_layout()
     return save(fig, path)
 
 

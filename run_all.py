@@ -1,0 +1,140 @@
+"""Run the whole course: every lesson in order, each in its own process, then one report.
+
+    python run_all.py --quick --data-dir ../shared/data      # the whole course in a few minutes
+    python run_all.py --data-dir ../shared/data              # full runs (tens of minutes on a CPU)
+    python run_all.py --only 02,03 --out runs/all            # just some lessons
+
+Each lesson writes ``<out>/<lesson>/`` (results.json, figures, logs ``stdout.log``/``stderr.log``).
+A lesson that fails is reported with its one-line reason (the last ``error:`` line it printed) and
+the others still run; the exit status is 1 if any lesson failed. Finally ``<out>/report.html`` and
+``<out>/report.md`` are written from the lessons' results.json files (minitorch_vision/report.py).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from minitorch_vision.data.paths import data_dir as resolve_data_dir  # noqa: E402
+from minitorch_vision.report import LESSONS, write_report  # noqa: E402
+from minitorch_vision.weights import RESNET18_FILE  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="each lesson's --quick slice")
+    p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
+    p.add_argument("--out", default="runs/all", help="output folder: one sub-folder per lesson plus the report")
+    p.add_argument("--only", default=None, help="comma-separated lesson numbers, e.g. 02,03")
+    p.add_argument("--threads", type=int, default=None, help="passed to every lesson (default: each lesson's own)")
+    p.add_argument("--timeout", type=float, default=0, help="seconds allowed per lesson (0: no limit)")
+    p.add_argument("--lessons-dir", default=str(ROOT / "lessons"), help=argparse.SUPPRESS)  # tests use fakes
+    return p.parse_args(argv)
+
+
+def lesson_command(name, script, args, out, data):
+    """The command line of one lesson, with the flags this data folder needs."""
+    cmd = [sys.executable, str(script), "--out", str(out / name)]
+    if args.quick:
+        cmd.append("--quick")
+    if args.data_dir:
+        cmd += ["--data-dir", str(args.data_dir)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    if name == "04_transfer" and not (data / "weights" / RESNET18_FILE).is_file():
+        print(f"NOTE: {data / 'weights' / RESNET18_FILE} is absent: lesson 04 runs with --weights random "
+              "(an UNTRAINED backbone; its transfer comparison then shows the mechanics only)")
+        cmd += ["--weights", "random"]
+    if name == "05_detection" and not (data / "weights" / "yolov5s.pt").is_file() \
+            and (data / "weights" / "yolov5n.pt").is_file():
+        cmd += ["--weights", str(data / "weights" / "yolov5n.pt")]
+    if name == "06_interpretability":
+        cmd += ["--cnn-from", str(out / "03_cnn")]   # reuse the CNN lesson 03 just trained
+    return cmd
+
+
+def failure_reason(stderr, returncode):
+    """The last ``error: ...`` line (what ``main_guard`` prints), else the last line, else the code."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    if errors:
+        return errors[-1]
+    if lines:
+        return lines[-1][:300]
+    return f"exit status {returncode}"
+
+
+def run_lesson(name, cmd, folder, timeout):
+    """Run one lesson; returns its record for run_all.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").unlink(missing_ok=True)  # a failed run must not show stale results
+    t0 = time.perf_counter()
+    with open(folder / "stdout.log", "w") as out, open(folder / "stderr.log", "w") as err:
+        try:
+            rc = subprocess.run(cmd, stdout=out, stderr=err, cwd=ROOT, timeout=timeout or None,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"}).returncode
+        except subprocess.TimeoutExpired:
+            rc = None
+    seconds = time.perf_counter() - t0
+    stderr = (folder / "stderr.log").read_text(errors="replace")
+    if rc is None:
+        status, reason = "failed", f"timed out after {timeout:.0f} s"
+    elif rc != 0:
+        status, reason = "failed", failure_reason(stderr, rc)
+    elif not (folder / "results.json").is_file():
+        status, reason = "failed", "exited 0 but wrote no results.json"
+    else:
+        status, reason = "ok", ""
+    return {"status": status, "returncode": rc, "seconds": round(seconds, 2), "reason": reason,
+            "command": " ".join(cmd)}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = resolve_data_dir(args.data_dir)
+    lessons_dir = Path(args.lessons_dir)
+    wanted = None if not args.only else {s.strip().zfill(2) for s in args.only.split(",") if s.strip()}
+    names = [n for n in LESSONS if wanted is None or n[:2] in wanted]
+    if wanted and not names:
+        print(f"error: --only {args.only} matches no lesson ({', '.join(n[:2] for n in LESSONS)})", file=sys.stderr)
+        return 2
+    state_path = out / "run_all.json"
+    try:  # keep the records of lessons not run this time (e.g. with --only)
+        state = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        state = {"lessons": {}}
+    t_all = time.perf_counter()
+    for name in names:
+        script = lessons_dir / f"{name}.py"
+        if not script.is_file():
+            rec = {"status": "failed", "returncode": None, "seconds": 0.0, "reason": f"{script} does not exist",
+                   "command": ""}
+        else:
+            print(f"[{name}] running ...", flush=True)
+            rec = run_lesson(name, lesson_command(name, script, args, out, data), out / name, args.timeout)
+        state["lessons"][name] = rec
+        state.update(mode="quick" if args.quick else "full", data_dir=str(data))
+        tmp = state_path.with_name(state_path.name + ".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, state_path)
+        mark = "ok" if rec["status"] == "ok" else f"FAILED: {rec['reason']}"
+        print(f"[{name}] {mark}  ({rec['seconds']:.1f} s; logs in {out / name})", flush=True)
+    total = time.perf_counter() - t_all
+    page, md = write_report(out)
+    failed = [n for n in names if state["lessons"][n]["status"] != "ok"]
+    print(f"\n{len(names) - len(failed)}/{len(names)} lessons ok in {total:.1f} s; report: {page} and {md}")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
