@@ -8,12 +8,14 @@ import torch
 
 torch.set_num_threads(1)  # tests run beside other work on small machines
 
-_CANDIDATES = [os.environ.get("MTV_DATA_DIR"), str(Path(__file__).resolve().parents[1].parent / "shared" / "data")]
+_ROOT = Path(__file__).resolve().parents[1]
+# $MTV_DATA_DIR, else ../shared/data beside the repository, else the repository's own ./data
+_CANDIDATES = [os.environ.get("MTV_DATA_DIR"), str(_ROOT.parent / "shared" / "data"), str(_ROOT / "data")]
 
 
 def _find_data():
     for c in _CANDIDATES:
-        if c and Path(c).is_dir():
+        if c and Path(c).is_dir() and any(p.name != "README.md" for p in Path(c).iterdir()):
             return Path(c)
     return None
 

@@ -1,0 +1,40 @@
+"""Shared set-up for the benchmark scripts: import path, data folder, torchvision (reference only)."""
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared"
+
+
+def data_dir(arg=None):
+    """--data-dir, else $MTV_DATA_DIR, else ../shared/data beside the repository, else ./data."""
+    if arg:
+        return Path(arg)
+    if os.environ.get("MTV_DATA_DIR"):
+        return Path(os.environ["MTV_DATA_DIR"])
+    return SHARED / "data" if (SHARED / "data").is_dir() else ROOT / "data"
+
+
+def import_torchvision():
+    """torchvision for reference measurements only (its CPU shim lives in ../shared/tools); None if absent."""
+    try:
+        sys.path.insert(0, str(SHARED / "tools"))
+        import torchvision_cpu_compat  # noqa: F401
+        import torchvision
+        return torchvision
+    except Exception as e:  # any failure means: measure against the plain-Python reference instead
+        print(f"(torchvision not importable: {type(e).__name__}: {e})")
+        return None
+
+
+def best_of(fn, repeat=3):
+    """Smallest wall time of ``repeat`` calls (the least disturbed by other work on the machine)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
