@@ -65,24 +65,30 @@ def nms_reference(boxes, scores, iou_threshold):
 def _overlap_edges(boxes, iou_threshold):
     """Pairs (a, b), a < b, of rows of ``boxes`` with IoU > iou_threshold (needs threshold >= 0).
 
-    Returns two int64 tensors (a, b). Boxes are visited in x1 order (sweep line): box p can
-    only overlap the next ``count[p]`` boxes, so IoU is computed on a band of shape
-    (rows, W) -- row p against boxes p+1 .. p+W -- a block of rows at a time.
+    Returns two int64 tensors (a, b). Boxes are visited in x1 order (sweep line). IoU(p, q) is
+    at most (x-overlap) / width(p), so box p can only reach the boxes q after it whose x1 is
+    below x2_p - threshold * width_p: the next ``count[p]`` boxes. IoU is computed on a band of
+    shape (rows, W) -- row p against boxes p+1 .. p+W -- a block of rows at a time.
     """
     n = len(boxes)
     x_order = torch.sort(boxes[:, 0], stable=True).indices
     x1, y1, x2, y2 = boxes[x_order].unbind(1)
     area = (x2 - x1) * (y2 - y1)
-    # box p (in x order) can overlap boxes p+1 .. end[p]-1: those that start before p ends
-    end = torch.searchsorted(x1.contiguous(), x2.contiguous(), side="left")
+    # the reach of each box, in float64 and with a relative margin of 1e-5 so that no pair the
+    # float32 IoU below would count as overlapping is left out
+    x1d, x2d = x1.double(), x2.double()
+    reach = x2d - (x2d - x1d).clamp(min=0) * (iou_threshold * (1 - 1e-5))
+    end = torch.searchsorted(x1d.contiguous(), reach.contiguous(), side="left")
     count = (end - torch.arange(n) - 1).clamp(min=0)
     width = int(count.max())
     if width == 0:
         empty = torch.zeros(0, dtype=torch.long)
         return empty, empty
-    # padded copies so that row p's band p+1 .. p+W is a strided window (a view, no gather)
-    pad = boxes.new_zeros(width)
-    bx1, by1, bx2, by2, barea = (torch.cat((v, pad)) for v in (x1, y1, x2, y2, area))
+    # padded copies so that row p's band p+1 .. p+W is a strided window (a view, no gather);
+    # padding boxes start at x = +inf, so their IoU with anything is 0 (or nan): never a hit
+    inf, zero = boxes.new_full((width,), float("inf")), boxes.new_zeros(width)
+    bx1, bx2 = torch.cat((x1, inf)), torch.cat((x2, inf))
+    by1, by2, barea = torch.cat((y1, zero)), torch.cat((y2, zero)), torch.cat((area, zero))
     edges_a, edges_b = [], []
     lo = 0
     while lo < n:
@@ -98,13 +104,13 @@ def _overlap_edges(boxes, iou_threshold):
             def own(v):  # (rows, 1): v[p]
                 return v[lo:hi, None]
 
-            # IoU with torchvision's arithmetic (same float rounding, so ties resolve the same way)
-            iw = (torch.min(own(x2), band(bx2)) - torch.max(own(x1), band(bx1))).clamp_(min=0)
-            ih = (torch.min(own(y2), band(by2)) - torch.max(own(y1), band(by1))).clamp_(min=0)
+            # IoU with torchvision's arithmetic (same float rounding, so ties resolve the same
+            # way); max(x1_p, x1_q) is x1_q since the boxes are sorted by x1
+            iw = torch.min(own(x2), band(bx2)).sub_(band(bx1)).clamp_(min=0)
+            ih = torch.min(own(y2), band(by2)).sub_(torch.max(own(y1), band(by1))).clamp_(min=0)
             inter = iw.mul_(ih)
-            iou = inter / (own(area) + band(barea) - inter)
-            hit = (iou > iou_threshold) & (torch.arange(w) < count[lo:hi, None])
-            p, k = hit.nonzero(as_tuple=True)
+            union = (own(area) + band(barea)).sub_(inter)
+            p, k = (inter.div_(union) > iou_threshold).nonzero(as_tuple=True)
             p = p + lo
             pa, qa = x_order[p], x_order[p + 1 + k]
             edges_a.append(torch.min(pa, qa))
