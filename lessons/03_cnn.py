@@ -23,7 +23,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from minitorch_vision import ops, plots  # noqa: E402
+from minitorch_vision import distributed, ops, plots  # noqa: E402
 from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data.fashion_mnist import fashion_mnist_splits  # noqa: E402
 from minitorch_vision.data.loader import Batches  # noqa: E402
@@ -43,7 +43,7 @@ def extra_flags(p):
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
 
 
-args = lesson_args(__doc__, epochs=6, batch_size=256, lr=3e-3, extra=extra_flags)
+args = lesson_args(__doc__, epochs=8, batch_size=256, lr=3e-3, extra=extra_flags)
 ctx = setup(args, "03_cnn")
 data = fashion_mnist_splits(ctx.data_dir, seed=args.seed, quick=args.quick, allow_download=not args.no_download)
 classes = data["classes"]
@@ -89,11 +89,18 @@ def track_test(epoch, record):
     record["test_accuracy"] = evaluate(model, test_batches, ctx.device)["accuracy"]
 
 
-train = Batches(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
+# Under torchrun each of the N processes trains on its 1/N shard of every epoch with batch_size/N,
+# so the total batch and the schedule are those of a single process; DDP averages the gradients.
+train = Batches(x_train, y_train, args.batch_size // ctx.world_size, shuffle=True, seed=args.seed,
+                rank=ctx.rank, world_size=ctx.world_size)
 val = Batches(*data["val"], batch_size=1000)
 opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-history = fit(model, train, val, epochs=args.epochs, opt=opt, sched=one_cycle(opt, args.lr, args.epochs, len(train)),
+history = fit(ctx.parallel(model), train, val, epochs=args.epochs, opt=opt, amp=ctx.amp,
+              sched=one_cycle(opt, args.lr, args.epochs, len(train)),
               device=ctx.device, out=ctx.out, resume=args.resume, on_epoch_end=track_test)
+distributed.shutdown()
+if not ctx.is_main:  # under torchrun the other ranks are done: rank 0 alone evaluates, plots, writes
+    sys.exit(0)
 # "elapsed" is wall time since training started, evaluation included
 time_to_target = next((r["elapsed"] for r in history if r["test_accuracy"] >= args.target), None)
 plots.learning_curves(history, f"CNN k={args.kernel_size}, {args.conv_blocks} blocks", ctx.out / "learning_curves.png")

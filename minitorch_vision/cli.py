@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed
 from .data.paths import data_dir as resolve_data_dir
 from .errors import MTVError
 
@@ -70,6 +71,8 @@ def lesson_args(doc, *, epochs, batch_size, lr, argv=None, extra=None):
                    help="auto picks CUDA, then MPS, then CPU")
     p.add_argument("--quick", action="store_true", help="a small slice that finishes in under a minute")
     p.add_argument("--no-download", action="store_true", help="never touch the network; fail if files are missing")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision (bf16, else fp16 with a grad scaler); default: on for CUDA, off on CPU")
     if extra is not None:
         extra(p)
     # In a notebook (``# %%`` cells) sys.argv belongs to the kernel: parse nothing there.
@@ -106,18 +109,38 @@ class Context:
     out: Path
     data_dir: Path
     device: torch.device
+    amp: bool = False
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self):
+        """Only the main process (rank 0 under torchrun) prints, plots and writes files."""
+        return self.rank == 0
+
+    def parallel(self, model):
+        """Wrap ``model`` in DistributedDataParallel when launched by torchrun (else unchanged)."""
+        return distributed.wrap(model, self.device)
 
 
 def setup(args, lesson):
-    """Seed, set threads, pick the device and create the output folder (default ``runs/<lesson>``)."""
-    seed_everything(args.seed)
+    """Seed, set threads, pick the device (joining torchrun's process group if there is one)
+    and create the output folder (default ``runs/<lesson>``)."""
+    seed_everything(args.seed)  # the same seed on every rank: identical initial weights
     torch.set_num_threads(max(1, args.threads))
-    device = pick_device(args.device)
+    rank, world, device = distributed.init_from_env(pick_device(args.device))
+    amp = device.type == "cuda" if getattr(args, "amp", None) is None else args.amp
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
     out = Path(args.out) if args.out else Path("runs") / lesson
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = Context(args, lesson, out, resolve_data_dir(args.data_dir), device)
-    print(f"[{lesson}] device={device} threads={torch.get_num_threads()} seed={args.seed} "
-          f"data={ctx.data_dir} out={out}{' (quick)' if args.quick else ''}")
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    else:
+        sys.stdout = open(os.devnull, "w")  # one log, rank 0's; errors still reach stderr
+    ctx = Context(args, lesson, out, resolve_data_dir(args.data_dir), device, amp, rank, world)
+    if ctx.is_main:
+        print(f"[{lesson}] device={device} amp={amp} threads={torch.get_num_threads()} seed={args.seed} "
+              f"processes={world} data={ctx.data_dir} out={out}{' (quick)' if args.quick else ''}")
     return ctx
 
 
@@ -137,7 +160,11 @@ def _jsonable(o):
 
 
 def write_results(out, results):
-    """Write ``<out>/results.json`` atomically (the keys are the lesson's contract with run_all)."""
+    """Write ``<out>/results.json`` atomically (the keys are the lesson's contract with run_all).
+
+    Under torchrun only rank 0 writes."""
+    if not distributed.is_main():
+        return
     write_json_atomic(Path(out) / "results.json", results)
     print(f"wrote {Path(out) / 'results.json'}")
 

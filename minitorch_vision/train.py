@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import distributed
 from .errors import MTVError
 
 CHECKPOINT = "checkpoint.pt"
@@ -32,12 +33,17 @@ def _to(device, *tensors):
     return [t.to(device, non_blocking=nb) for t in tensors]
 
 
+def amp_dtype(device):
+    """bf16 where supported (CPU, Ampere+ GPUs): same range as fp32, no loss scaling; else fp16."""
+    device = torch.device(device)
+    return torch.bfloat16 if device.type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
+
+
 def autocast(device, amp):
-    """Mixed precision context: bf16 where supported, else fp16; a no-op when ``amp`` is off."""
+    """Mixed precision context (Micikevicius et al. 2018); a no-op when ``amp`` is off."""
     if not amp:
         return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.device(device).type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast(torch.device(device).type, dtype=dtype)
+    return torch.autocast(torch.device(device).type, dtype=amp_dtype(device))
 
 
 @torch.no_grad()
@@ -86,18 +92,17 @@ def save_atomic(obj, path):
 
 def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entropy,
         device="cpu", out=None, resume=False, tensorboard=True, progress=True, amp=False,
-        scaler=None, is_main=True, on_epoch_end=None, log_every=50, checkpoint=True):
+        on_epoch_end=None, log_every=50, checkpoint=True):
     """Train ``model`` for ``epochs`` passes over ``train`` and return the per-epoch history.
 
     Args:
-        model: already on ``device``.
+        model: already on ``device``; under torchrun, wrapped by ``ctx.parallel`` (DDP).
         train: a :class:`~minitorch_vision.data.loader.Batches` (anything iterable with
             ``set_epoch``) of ``(x, y)``; ``val``: the same, or None.
         opt, sched: optimizer and an optional LR scheduler stepped once per batch.
         out: run folder for ``checkpoint.pt`` and ``tb/``; None disables both.
         resume: continue from ``<out>/checkpoint.pt`` if it exists.
-        amp / scaler: mixed precision (see :func:`autocast`); a ``torch.amp.GradScaler`` for fp16.
-        is_main: only the main process (rank 0 under DDP) logs, checkpoints and shows progress.
+        amp: mixed precision (see :func:`autocast`); fp16 gets a gradient scaler.
         on_epoch_end: ``callback(epoch, record)``; it may add keys to ``record`` (e.g. test
             accuracy) before they are logged.
 
@@ -109,6 +114,9 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
     Raises:
         TrainingDiverged: the training loss became NaN or infinite.
     """
+    is_main = distributed.is_main()  # under DDP only rank 0 logs, checkpoints and shows progress
+    plain = distributed.unwrap(model)  # checkpoints hold the plain module's state_dict
+    scaler = torch.amp.GradScaler("cuda") if amp and amp_dtype(device) == torch.float16 else None
     out = Path(out) if out is not None else None
     ckpt_path = out / CHECKPOINT if out is not None else None
     if out is not None and is_main:
@@ -116,7 +124,7 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
     history, start = [], 0
     if resume and ckpt_path is not None and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=True)
-        model.load_state_dict(ck["model"])
+        plain.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         if sched is not None and ck.get("sched") is not None:
             sched.load_state_dict(ck["sched"])
@@ -163,13 +171,17 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
                                                f"lower the learning rate (--lr) and run again")
                     bar.set_postfix(loss=f"{loss.item():.4f}")
             bar.close()
+            distributed.sync_buffers(model)
+            seen = torch.tensor(seen, device=device)
+            distributed.all_reduce_sum(loss_sum, correct, seen)  # metrics over all ranks' shards
+            seen = seen.item()
             train_loss = loss_sum.item() / max(seen, 1)
             if not torch.isfinite(torch.tensor(train_loss)):
                 raise TrainingDiverged(f"loss became {train_loss} in epoch {epoch + 1}: lower the learning rate (--lr) and run again")
             rec = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": correct.item() / max(seen, 1),
                    "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}
             if val is not None:
-                v = evaluate(model, val, device, loss_fn, amp)
+                v = evaluate(plain, val, device, loss_fn, amp)  # the plain module: no DDP collectives
                 rec["val_loss"], rec["val_accuracy"] = v["loss"], v["accuracy"]
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, rec)
@@ -183,7 +195,7 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
                             writer.add_scalar(f"{metric}/{split}" if metric else k, v, epoch + 1)
                     writer.flush()
                 if ckpt_path is not None and checkpoint:
-                    save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
+                    save_atomic({"model": plain.state_dict(), "opt": opt.state_dict(),
                                  "sched": sched.state_dict() if sched is not None else None,
                                  "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state()},
                                 ckpt_path)
