@@ -1,0 +1,132 @@
+"""Lesson 05: object detection. A hand-written YOLOv5 runs the official weights, draws its boxes, and is scored like the field scores detectors.
+
+What it teaches:
+  (a) YOLOv5 line by line (minitorch_vision/models/yolov5.py): CSP-Darknet backbone, PANet neck, a
+      Detect head predicting 3 anchor boxes per cell at strides 8/16/32, decoded to pixels. The official
+      .pt file is a pickle of the authors' Python objects; we read it with a restricted unpickler that
+      runs none of their code (minitorch_vision/weights.py) and load the tensors into our model.
+  (b) detection on your images (--images, default: the sample images in <data>/images): letterbox to a
+      multiple of 32, forward pass, confidence filter, hand-written non-maximum suppression, boxes mapped
+      back to the photo and drawn with class and confidence (<out>/detections/).
+  (c) evaluation on COCO128 (<data>/coco128/images/train2017 + labels/train2017) with the official
+      YOLOv5 v6.1 val.py protocol: rectangular batches of 32 (pad 0.5), area-interpolated shrinking,
+      conf 0.001, NMS IoU 0.6 with several classes per box, at most 300 boxes per image, true positives
+      at IoU 0.50:0.05:0.95, 101-point AP, P and R at the confidence maximising the mean F1. Per-class
+      table and precision-recall curves (pr_curves.png). With yolov5n at 640 this reproduces the official
+      P 0.616, R 0.495, mAP@0.5 0.546, mAP@0.5:0.95 0.341.
+
+Two sets of thresholds on purpose: --conf/--iou (0.25/0.45, detect.py's) decide what is drawn; the
+evaluation keeps nearly everything (--val-conf 0.001) because AP integrates the whole PR curve.
+Deliberate differences from the official scripts: none in the numbers; images are decoded with Pillow
+(EXIF rotation is not applied) and resized by our re-implementation of OpenCV's resizers.
+--quick evaluates the first 32 COCO128 images only (the numbers then differ from the full set).
+
+Run:  python lessons/05_detection.py --data-dir ../shared/data --weights ../shared/data/weights/yolov5n.pt [--quick]
+"""
+import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # noqa: E401,E702
+
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+from minitorch_vision import plots  # noqa: E402
+from minitorch_vision.cli import lesson_args, main_guard, setup, write_results  # noqa: E402
+from minitorch_vision.data.images import list_images  # noqa: E402
+from minitorch_vision.detection.draw import draw_detections, save_image  # noqa: E402
+from minitorch_vision.detection.evaluate import evaluate  # noqa: E402
+from minitorch_vision.detection.predict import detect  # noqa: E402
+from minitorch_vision.errors import DataUnavailable  # noqa: E402
+from minitorch_vision.weights import load_yolov5, size_name, yolov5_weights  # noqa: E402
+
+QUICK_VAL_IMAGES = 32
+
+
+def extra(p):
+    p.add_argument("--images", nargs="+", default=None, help="image files or folders to run detection on "
+                   "(default: the sample images in <data>/images)")
+    p.add_argument("--model", default="s", choices=["n", "s", "m", "l", "x"],
+                   help="YOLOv5 size: picks <data>/weights/yolov5<size>.pt or the official v7.0 release file "
+                        "(with --weights, the checkpoint's own size is used)")
+    p.add_argument("--weights", default=None, help="a YOLOv5 .pt (official checkpoint or saved by this project)")
+    p.add_argument("--img-size", type=int, default=640, help="inference size (long side), a multiple of 32")
+    p.add_argument("--conf", type=float, default=0.25, help="confidence threshold for the drawn detections")
+    p.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold for the drawn detections")
+    p.add_argument("--val-conf", type=float, default=0.001, help="confidence threshold of the evaluation")
+    p.add_argument("--val-iou", type=float, default=0.6, help="NMS IoU threshold of the evaluation")
+    p.add_argument("--val-images", type=int, default=None, help="evaluate only the first N COCO128 images")
+    p.add_argument("--no-fuse", action="store_true", help="keep BatchNorm separate (slower, same numbers to ~1e-3 px)")
+
+
+def gather_images(args, data_dir):
+    if args.images:
+        paths = []
+        for a in map(Path, args.images):
+            paths += list_images(a) if a.is_dir() else [a]
+        return paths
+    folder = data_dir / "images"
+    return list_images(folder) if folder.is_dir() else []
+
+
+def main():
+    args = lesson_args(__doc__, epochs=0, batch_size=32, lr=0.0, extra=extra)
+    ctx = setup(args, "05_detection")
+    t_start = time.perf_counter()
+    if args.img_size % 32:
+        raise DataUnavailable(f"--img-size {args.img_size} is not a multiple of 32 (the largest stride)")
+
+    # %% (a) the model: our YOLOv5, official weights read without the official code
+    path = yolov5_weights(args.weights, args.model, ctx.data_dir, allow_download=not args.no_download)
+    model = load_yolov5(path)
+    if not args.no_fuse:
+        model.fuse()                         # Conv+BN folded: same outputs, fewer ops
+    model = model.to(ctx.device).eval()
+    name = size_name(model.cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{name} from {path}: {n_params:,} parameters{' (fused)' if not args.no_fuse else ''}, "
+          f"{model.cfg.nc} classes, strides {[int(s) for s in model.detect.stride]}")
+
+    # %% (b) detect on images, draw, save
+    images = gather_images(args, ctx.data_dir)
+    per_image = {}
+    if not images:
+        print(f"no images given and none in {ctx.data_dir / 'images'}: skipping detection")
+    for res in detect(model, images, args.img_size, args.conf, args.iou, device=ctx.device):
+        dst = ctx.out / "detections" / (Path(res.source).stem + ".jpg")
+        save_image(draw_detections(res.image, res.boxes, model.names), dst, quality=90)
+        per_image[res.source] = res.as_list()
+        found = ", ".join(f"{d['name']} {d['conf']:.2f}" for d in per_image[res.source]) or "nothing"
+        print(f"  {res.source} ({res.image.shape[2]}x{res.image.shape[1]}): {found} -> {dst}")
+
+    # %% (c) COCO128 with the official val protocol
+    results = {"model": name, "img_size": args.img_size, "precision": None, "recall": None, "map50": None,
+               "map50_95": None, "per_class": [], "detections_per_image": per_image}
+    coco = ctx.data_dir / "coco128" / "images" / "train2017"
+    if not coco.is_dir():
+        print(f"COCO128 not found at {coco}: skipping the evaluation")
+    else:
+        limit = args.val_images or (QUICK_VAL_IMAGES if args.quick else None)
+        ev = evaluate(model, coco, ctx.data_dir / "coco128" / "labels" / "train2017", img_size=args.img_size,
+                      batch_size=args.batch_size, conf_thres=args.val_conf, iou_thres=args.val_iou,
+                      limit=limit, device=ctx.device)
+        print(f"\nCOCO128 ({ev.n_images} images, {ev.n_labels} labels, {ev.seconds:.1f} s) at {args.img_size}:")
+        print(f"{'class':>16} {'images':>7} {'labels':>7} {'P':>6} {'R':>6} {'mAP50':>6} {'mAP50-95':>8}")
+        print(f"{'all':>16} {ev.n_images:>7} {ev.n_labels:>7} {ev.precision:6.3f} {ev.recall:6.3f} "
+              f"{ev.map50:6.3f} {ev.map50_95:8.3f}")
+        for c in ev.per_class:
+            print(f"{c['name']:>16} {c['images']:>7} {c['instances']:>7} {c['precision']:6.3f} {c['recall']:6.3f} "
+                  f"{c['map50']:6.3f} {c['map50_95']:8.3f}")
+        results.update(precision=ev.precision, recall=ev.recall, map50=ev.map50, map50_95=ev.map50_95,
+                       per_class=ev.per_class)
+        by_count = sorted(range(len(ev.per_class)), key=lambda i: -ev.per_class[i]["instances"])
+        plots.pr_curves(ev.curves["px"], ev.curves["pr_curve"][by_count],
+                        [f"{ev.per_class[i]['name']} ({ev.per_class[i]['instances']})" for i in by_count],
+                        ev.curves["ap"][by_count, 0],
+                        title=f"{name} on COCO128 ({ev.n_images} images), IoU 0.5", path=ctx.out / "pr_curves.png")
+
+    write_results(ctx.out, results)
+    print(f"done in {time.perf_counter() - t_start:.1f} s")
+
+
+if __name__ == "__main__":
+    main_guard(main)
