@@ -35,7 +35,7 @@ def extra_flags(p):
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
 
 
-args = lesson_args(__doc__, epochs=20, batch_size=128, lr=2e-3, extra=extra_flags)
+args = lesson_args(__doc__, epochs=20, batch_size=128, lr=2e-3, extra=extra_flags, quick_epochs=10)
 ctx = setup(args, "02_mlp")
 data = fashion_mnist_splits(ctx.data_dir, seed=args.seed, quick=args.quick, allow_download=not args.no_download)
 classes = data["classes"]

@@ -43,7 +43,7 @@ def extra_flags(p):
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
 
 
-args = lesson_args(__doc__, epochs=8, batch_size=256, lr=3e-3, extra=extra_flags)
+args = lesson_args(__doc__, epochs=8, batch_size=256, lr=3e-3, extra=extra_flags, quick_epochs=3)
 ctx = setup(args, "03_cnn")
 data = fashion_mnist_splits(ctx.data_dir, seed=args.seed, quick=args.quick, allow_download=not args.no_download)
 classes = data["classes"]

@@ -52,8 +52,10 @@ def install_error_handler():
     sys.excepthook = _excepthook
 
 
-def lesson_args(doc, *, epochs, batch_size, lr, argv=None, extra=None):
+def lesson_args(doc, *, epochs, batch_size, lr, argv=None, extra=None, quick_epochs=None):
     """Parse the flags every lesson shares. ``extra(parser)`` may add lesson-specific flags.
+
+    ``quick_epochs``: the epoch count under ``--quick`` when ``--epochs`` is not given.
 
     Also installs :func:`install_error_handler`, so a user-fixable problem is one line, not a traceback.
     """
@@ -62,7 +64,8 @@ def lesson_args(doc, *, epochs, batch_size, lr, argv=None, extra=None):
     p = argparse.ArgumentParser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<lesson>)")
-    p.add_argument("--epochs", type=int, default=epochs, help="training epochs")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"training epochs (default: {epochs}" + (f"; {quick_epochs} with --quick)" if quick_epochs else ")"))
     p.add_argument("--batch-size", type=int, default=batch_size, help="mini-batch size")
     p.add_argument("--lr", type=float, default=lr, help="peak learning rate")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
@@ -78,7 +81,10 @@ def lesson_args(doc, *, epochs, batch_size, lr, argv=None, extra=None):
     # In a notebook (``# %%`` cells) sys.argv belongs to the kernel: parse nothing there.
     if argv is None and "ipykernel" in sys.modules:
         argv = []
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.epochs is None:
+        args.epochs = quick_epochs if (args.quick and quick_epochs) else epochs
+    return args
 
 
 def pick_device(name="auto"):

@@ -321,7 +321,7 @@ def diagnostics_figures(probs, y_true, images, class_names, out, prefix="", k_mi
                 out / f"{prefix}per_class_accuracy.png", fmt="{:.2f}")
     idx, wrong, conf = dg.worst_mistakes(probs, y_true, k_mistakes)
     image_grid([images[i].numpy() for i in idx],
-               [f"{class_names[w]} {c:.2f}\n(true: {class_names[y_true[i]]})" for i, w, c in zip(idx, wrong, conf)],
+               [f"{class_names[w]} {c:.3f}\n(true: {class_names[y_true[i]]})" for i, w, c in zip(idx, wrong, conf)],
                out / f"{prefix}worst_mistakes.png", suptitle="most confident mistakes: predicted, confidence (true class)")
     summary = dg.summarize(probs, y_true, class_names)
     summary["figures"] = [f"{prefix}{n}.png" for n in ("confusion_matrix", "per_class_accuracy", "worst_mistakes")]

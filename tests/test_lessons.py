@@ -1,0 +1,62 @@
+"""Every lesson: --help works, missing data is one line + exit 2, and --quick writes results.json."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import need
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = sorted((ROOT / "lessons").glob("0*.py"))
+
+
+def run(args, **kw):
+    env = {**os.environ, "MTV_DATA_DIR": "", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=kw.pop("cwd", ROOT),
+                          env=env, timeout=kw.pop("timeout", 300), **kw)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_help(lesson):
+    r = run([lesson, "--help"], timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "--data-dir" in r.stdout and "--quick" in r.stdout and "--threads" in r.stdout
+
+
+@pytest.mark.parametrize("lesson", [p for p in LESSONS if p.stem[:2] in ("01", "02", "03")], ids=lambda p: p.stem)
+def test_missing_data_is_one_line_exit_2(lesson, tmp_path):
+    r = run([lesson, "--data-dir", tmp_path / "nothing", "--no-download", "--out", tmp_path / "out"], timeout=120)
+    assert r.returncode == 2
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in r.stderr
+    assert "fashion-mnist" in err[0]
+
+
+EXPECTED = {
+    "01": ["linear_test_accuracy"],
+    "02": ["test_accuracy", "best_val_accuracy", "epochs", "train_seconds", "params"],
+    "03": ["test_accuracy", "best_val_accuracy", "epochs", "train_seconds", "params", "kernel_study"],
+}
+
+
+@pytest.mark.parametrize("num", ["01", "02", "03"])
+def test_quick_run_writes_results(num, data_dir, tmp_path):
+    need(data_dir, "fashion-mnist", "train-images-idx3-ubyte.gz")
+    lesson = next(p for p in LESSONS if p.stem.startswith(num))
+    out = tmp_path / "out"
+    r = run([lesson, "--data-dir", data_dir, "--quick", "--out", out])
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((out / "results.json").read_text())
+    for key in EXPECTED[num]:
+        assert key in res, key
+    for key in ("linear_test_accuracy", "test_accuracy", "best_val_accuracy"):
+        if key in res:
+            assert 0.5 < res[key] <= 1.0
+    if num == "03":
+        assert len(res["kernel_study"]) == 9
+        assert {"kernel_size", "conv_blocks", "test_accuracy", "params", "train_seconds"} <= set(res["kernel_study"][0])
+    assert (out / "tb").is_dir() and list(out.glob("*.png"))
+    assert not list(out.glob("*.tmp*"))
