@@ -64,7 +64,7 @@ def lesson_args(doc, *, epochs, batch_size, lr, argv=None, extra=None, quick_epo
     p = argparse.ArgumentParser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<lesson>)")
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--epochs", type=int, default=argparse.SUPPRESS,
                    help=f"training epochs (default: {epochs}" + (f"; {quick_epochs} with --quick)" if quick_epochs else ")"))
     p.add_argument("--batch-size", type=int, default=batch_size, help="mini-batch size")
     p.add_argument("--lr", type=float, default=lr, help="peak learning rate")
@@ -82,7 +82,7 @@ def lesson_args(doc, *, epochs, batch_size, lr, argv=None, extra=None, quick_epo
     if argv is None and "ipykernel" in sys.modules:
         argv = []
     args = p.parse_args(argv)
-    if args.epochs is None:
+    if not hasattr(args, "epochs"):  # not given: the lesson's default, or its --quick default
         args.epochs = quick_epochs if (args.quick and quick_epochs) else epochs
     return args
 
