@@ -35,7 +35,6 @@ from minitorch_vision.gradcam import ClassTarget, DetectionTarget, GradCAM, casc
 from minitorch_vision.models.cnn import CNN, CNNConfig  # noqa: E402
 from minitorch_vision.train import evaluate, fit, one_cycle, predict  # noqa: E402
 
-CNN_LAYER = "features.1"   # the last conv block's output (7x7 for 28x28 input): the usual Grad-CAM choice
 RESNET_LAYER = "layer4"    # (512, 7, 7) at 224x224
 TWO_OBJECTS = {243: "bull mastiff", 281: "tabby cat"}
 
@@ -69,18 +68,40 @@ def fashion_cnn(ctx, data):
 
 
 def load_lesson03_cnn(folder):
-    """Lesson 03's saved CNN (``model.pt``: ``{"config": dict, "state_dict": ...}``), or None."""
-    path = folder / "model.pt"
-    if not path.is_file():
+    """Lesson 03's trained CNN from ``<folder>/checkpoint.pt`` (written by ``fit``), or None.
+
+    The checkpoint holds only the weights; the architecture (blocks, kernel size, width, hidden
+    units) is read back from their shapes, and ``load_state_dict(strict=True)`` confirms it."""
+    path = folder / "checkpoint.pt"
+    if not (path.is_file() and (folder / "results.json").is_file()):  # results.json: lesson 03 finished
         return None
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-        model = CNN(CNNConfig(**ck["config"]))
-        model.load_state_dict(ck["state_dict"])
+        sd = torch.load(path, map_location="cpu", weights_only=True)["model"]
+        sd = {k.removeprefix("module."): v for k, v in sd.items()}  # saved from a DDP wrapper
+        model = CNN(cnn_config_from_weights(sd))
+        model.load_state_dict(sd, strict=True)
     except Exception as e:  # a stale or foreign file: say so and train instead
-        print(f"note: could not reuse {path} ({str(e).splitlines()[0][:120]}); training a CNN here instead")
+        print(f"note: could not reuse {path} ({str(e).splitlines()[0][:160]}); training a CNN here instead")
         return None
     return model, f"lesson 03 ({path})"
+
+
+def cnn_config_from_weights(sd):
+    """CNNConfig of a CNN state dict, from the shapes of its conv and linear weights."""
+    convs = [(k, v) for k, v in sd.items() if k.startswith("features.") and k.endswith(".weight") and v.ndim == 4]
+    linears = [v for k, v in sd.items() if k.startswith("head.") and k.endswith(".weight") and v.ndim == 2]
+    blocks = sorted({int(k.split(".")[1]) for k, _ in convs})
+    first = convs[0][1]                                     # (width, in_channels, k, k)
+    return CNNConfig(in_channels=first.shape[1], num_classes=linears[-1].shape[0], conv_blocks=len(blocks),
+                     kernel_size=first.shape[-1], width=first.shape[0],
+                     convs_per_block=sum(1 for k, _ in convs if k.startswith("features.0.")),
+                     hidden=linears[0].shape[0] if len(linears) > 1 else 0)
+
+
+def cam_layer(cnn):
+    """The last conv block's output (7x7 for a 28x28 input with 2 blocks): the usual Grad-CAM choice,
+    the deepest layer that still has a spatial layout."""
+    return f"features.{len(cnn.features) - 1}"
 
 
 # %% 2. Grad-CAM on right and wrong predictions, and the error gallery
@@ -95,7 +116,7 @@ def fashion_maps(ctx, model, data, classes, n_show):
 
     def gallery(idx, cls, titles, name, title):
         # one Grad-CAM call for the whole batch; the target of image i is class cls[i]
-        res = _cam(model, CNN_LAYER, x[idx].to(ctx.device), [ClassTarget(c) for c in cls])
+        res = _cam(model, cam_layer(model), x[idx].to(ctx.device), [ClassTarget(c) for c in cls])
         plots.plot_gradcam_gallery(images[idx], res.heatmap.cpu(), titles, ctx.out / name, suptitle=title)
         figures.append(name)
 
@@ -140,10 +161,11 @@ def _cam(model, layer, x, targets):
 # %% 3. The sanity check: does the map depend on the weights? (Adebayo et al. 2018)
 def sanity_check(ctx, model, data, n_images):
     x = data["test"][0][:n_images].to(ctx.device)
-    rows = cascading_randomization(model, CNN_LAYER, x, seed=ctx.args.seed, keep_maps=True)  # down to the input
+    layer = cam_layer(model)
+    rows = cascading_randomization(model, layer, x, seed=ctx.args.seed, keep_maps=True)  # down to the input
     # one image's map along the cascade: original, after the head, after the CAM layer, all random
     names = [r["randomized"] for r in rows]
-    at_layer = max(i for i, n in enumerate(names) if n and (n == CNN_LAYER or n.startswith(CNN_LAYER + ".")))
+    at_layer = max(i for i, n in enumerate(names) if n and (n == layer or n.startswith(layer + ".")))
     picks = [0, 1, at_layer, len(rows) - 1]
     # show an image whose original map is not empty (a CAM can be all zero: no positive evidence)
     show = int(rows[0]["heatmap"].flatten(1).amax(1).gt(0).float().argmax())
@@ -153,7 +175,7 @@ def sanity_check(ctx, model, data, n_images):
     for r in rows:
         print(f"  re-initialised down to {str(r['randomized']):>16}: mean rank correlation {r['rank_correlation']:+.3f}")
     return {
-        "layer": CNN_LAYER, "images": len(x),
+        "layer": layer, "images": len(x),
         "empty_original_maps": int(rows[0]["heatmap"].flatten(1).amax(1).eq(0).sum()),
         "unchanged": rows[0]["rank_correlation"],
         "after_cam_layer": rows[at_layer]["rank_correlation"],
@@ -291,7 +313,7 @@ def main():
     write_results(ctx.out, {
         "lesson": "06_interpretability",
         "figures": figures,
-        "cnn": {"source": source, "test_accuracy": acc, "layer": CNN_LAYER},
+        "cnn": {"source": source, "test_accuracy": acc, "layer": cam_layer(model)},
         "mistakes": mistakes,
         "sanity_check": sanity,
         "resnet": resnet,

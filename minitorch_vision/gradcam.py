@@ -128,7 +128,8 @@ class GradCAM:
         self._modes = [(m, m.training) for m in self.model.modules()]  # per module: some stay frozen in eval
         self._requires_grad = [(p, p.requires_grad) for p in self.model.parameters()]
         try:
-            self.model.eval()
+            if any(mode for _, mode in self._modes):
+                self.model.eval()
             for p, _ in self._requires_grad:
                 p.requires_grad_(False)
             self._handle = self.layer.register_forward_hook(self._save_activation)
@@ -144,7 +145,8 @@ class GradCAM:
         for p, flag in self._requires_grad:
             p.requires_grad_(flag)
         for m, mode in self._modes:
-            m.training = mode
+            if m.training != mode:
+                m.training = mode
         return False
 
     def _save_activation(self, module, inputs, output):
