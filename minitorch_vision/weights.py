@@ -262,9 +262,9 @@ def read_yolov5_checkpoint(path):
     model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
     if not isinstance(model, _StandIn) or not isinstance(getattr(model, "yaml", None), dict):
         raise DataUnavailable(f"{path} is not an official YOLOv5 checkpoint (no 'model' object with a yaml)")
-    sd = {k: v.float() for k, v in _module_state(model, "", {}).items()
-          if v.dtype.is_floating_point or not k.endswith("num_batches_tracked")}
-    sd.update({k: v for k, v in _module_state(model, "", {}).items() if k.endswith("num_batches_tracked")})
+    # fp16 in the file -> float32 (exact); BN's int64 num_batches_tracked stays as it is
+    sd = {k: v.detach().float() if v.is_floating_point() else v.detach()
+          for k, v in _module_state(model, "", {}).items()}
     names = model.names
     if isinstance(names, dict):
         names = [names[i] for i in sorted(names)]
