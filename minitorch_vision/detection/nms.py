@@ -23,8 +23,10 @@ same answer fast without a Python loop over boxes, in three vectorised steps:
    of the longest keep/suppress dependency chain (a handful for real detections).
 
 Threshold semantics are torchvision's: a box is suppressed when IoU > iou_threshold strictly,
-so IoU exactly equal to the threshold is kept; the IoU arithmetic is the same float32 formula
-so the kept indices agree bit for bit (tested on stored torchvision outputs).
+so IoU exactly equal to the threshold is kept. The IoU is the same float32 formula and, as in
+torchvision's C++ kernel, it is compared with the threshold in double precision (the float32
+IoU 0.3f = 0.30000001 counts as > 0.3), so the kept indices agree bit for bit (tested against
+torchvision and its stored outputs).
 
 ``non_max_suppression`` is the YOLOv5 (release v6.1) post-processing on top: confidence
 filtering, obj x cls scores, class-aware NMS through coordinate offsets and ``max_det``.
@@ -58,8 +60,20 @@ def nms_reference(boxes, scores, iou_threshold):
         h = (torch.min(y2[i], y2[j]) - torch.max(y1[i], y1[j])).clamp(min=0)
         inter = w * h
         iou = inter / (area[i] + area[j] - inter)
-        alive[j] &= ~(iou > iou_threshold)
+        alive[j] &= ~(iou.double() > iou_threshold)  # compared in double, as torchvision's C++
     return order[torch.tensor(keep, dtype=torch.long)]
+
+
+def _threshold_in(dtype, iou_threshold):
+    """The threshold to compare ``dtype`` IoUs against so that ``iou > t`` means exactly
+    ``float(iou) > iou_threshold`` in double precision (what torchvision's C++ kernel does:
+    a float32 IoU of 0.3f = 0.30000001 is > 0.3 and is suppressed). That is the largest
+    ``dtype`` number <= the threshold."""
+    t = torch.tensor(iou_threshold, dtype=torch.float64)
+    low = t.to(dtype)
+    if low.double() > t:
+        low = torch.nextafter(low, torch.tensor(float("-inf"), dtype=dtype))
+    return low.item()
 
 
 def _overlap_edges(boxes, iou_threshold):
@@ -71,6 +85,7 @@ def _overlap_edges(boxes, iou_threshold):
     shape (rows, W) -- row p against boxes p+1 .. p+W -- a block of rows at a time.
     """
     n = len(boxes)
+    threshold = _threshold_in(boxes.dtype, iou_threshold)
     x_order = torch.sort(boxes[:, 0], stable=True).indices
     x1, y1, x2, y2 = boxes[x_order].unbind(1)
     area = (x2 - x1) * (y2 - y1)
@@ -110,7 +125,7 @@ def _overlap_edges(boxes, iou_threshold):
             ih = torch.min(own(y2), band(by2)).sub_(torch.max(own(y1), band(by1))).clamp_(min=0)
             inter = iw.mul_(ih)
             union = (own(area) + band(barea)).sub_(inter)
-            p, k = (inter.div_(union) > iou_threshold).nonzero(as_tuple=True)
+            p, k = (inter.div_(union) > threshold).nonzero(as_tuple=True)
             p = p + lo
             pa, qa = x_order[p], x_order[p + 1 + k]
             edges_a.append(torch.min(pa, qa))
@@ -145,7 +160,8 @@ def nms(boxes, scores, iou_threshold):
         boxes (Tensor[N, 4]): xyxy boxes, float.
         scores (Tensor[N]): one score per box.
         iou_threshold (float): a box is discarded when its IoU with a kept, higher-scored box is
-            strictly greater than this; IoU exactly equal to the threshold is kept.
+            strictly greater than this (float IoU compared in double precision, as torchvision);
+            IoU exactly equal to the threshold is kept.
 
     Returns:
         Tensor[K] (int64): indices into ``boxes`` of the kept boxes, by decreasing score (equal
