@@ -19,6 +19,7 @@ Run:  python lessons/04_transfer.py --data-dir ../shared/data [--weights PATH|ra
 """
 import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # noqa: E401,E702
 
+import copy  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
@@ -29,7 +30,7 @@ from minitorch_vision.data import cifar10  # noqa: E402
 from minitorch_vision.data.imagenet import top_k  # noqa: E402
 from minitorch_vision.data.images import read_image  # noqa: E402
 from minitorch_vision.data.transforms import imagenet_preprocess, resize  # noqa: E402
-from minitorch_vision.transfer import Recipe, compare, format_table  # noqa: E402
+from minitorch_vision.transfer import Recipe, compare, format_table, train_one  # noqa: E402
 from minitorch_vision.weights import load_resnet18  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def main():
     # every scratch/finetune run takes the same number of optimizer steps.
     args = lesson_args(__doc__, epochs=4, batch_size=32, lr=1e-3, extra=extra)
     if args.quick:
-        args.shots, args.test_per_class, args.epochs, args.head_steps, args.views = "5,10", 20, 2, 150, 4
+        args.shots, args.test_per_class, args.epochs, args.head_steps, args.views = "5,10", 20, 3, 150, 4
     ctx = setup(args, "04_transfer")
     t_start = time.perf_counter()
     size = args.size or (224 if ctx.device.type == "cuda" else 64)
@@ -90,12 +91,25 @@ def main():
                                     test_per_class=args.test_per_class) for k in shots}
     print(f"classes {classes}; k = {shots} per class; {len(sets[shots[0]].y_test)} held-out test images")
 
-    # %% (b) frozen backbone + new head and (c) scratch / frozen / finetune x k x augmentation.
-    # Same optimizer-step budget for scratch and finetune; the frozen head trains on cached features.
+    # %% (b) Freeze the backbone, put a new 5-way head on it, train only the head.
+    # model.freeze("fc") turns off gradients for conv1..layer4 and keeps their BatchNorm statistics; the
+    # optimizer gets only fc's 512*5+5 numbers. Since the backbone never changes, its 512-vector for each
+    # image is computed ONCE (transfer.cached_features) and the head trains on those cached vectors.
     steps = args.epochs * -(-max(shots) * len(classes) // args.batch_size)
     recipe = Recipe(size=size, steps=steps, head_steps=args.head_steps, batch_size=args.batch_size, lr=args.lr,
                     views=args.views, seed=args.seed)
-    print(f"(b, c) {recipe}")
+    probe = copy.deepcopy(model)
+    probe.replace_head(len(classes))
+    n_train = sum(p.numel() for p in probe.freeze("fc"))
+    print(f"(b) frozen backbone: {n_train:,} trainable of {sum(p.numel() for p in probe.parameters()):,} parameters")
+    r = train_one(model, "frozen", sets[max(shots)], recipe, augment=False, device=ctx.device)
+    print(f"(b) head on cached features, k={max(shots)}: test accuracy {r.test_accuracy:.1%} "
+          f"after {r.train_seconds:.1f}s ({r.steps} head steps, features computed once)")
+
+    # %% (c) scratch vs frozen vs finetune (layer4 + head), for each k, with and without augmentation
+    # (random crop with 4-pixel padding + horizontal flip, applied per batch on the fly). Scratch and
+    # finetune get the same number of optimizer steps; fewer images means more passes over them.
+    print(f"(c) {recipe}")
     runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb")
     print(format_table(runs))
     plots.transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"

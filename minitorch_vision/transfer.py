@@ -117,7 +117,7 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
     test_cache = {} if test_cache is None else test_cache
     n = len(data.x_train)
     # TensorBoard curves under ``out`` (no checkpoints: 45 MB each); per-epoch lines only if ``log``
-    tb = dict(out=out, checkpoint=False, progress=False) if out is not None else dict(progress=False, is_main=False)
+    tb = dict(out=out, checkpoint=False, progress=False)
     quiet = contextlib.nullcontext() if log else contextlib.redirect_stdout(io.StringIO())
     t0 = time.perf_counter()
     if mode == "scratch":
@@ -141,7 +141,8 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
         epochs = _epochs_for(len(feats), r.batch_size, r.head_steps)
         train = Batches(feats, labels, r.batch_size, shuffle=True, seed=r.seed)
         opt, sched = _adamw_1cycle(head_params, r.head_lr, r.weight_decay, epochs, len(train))
-        fit(model.fc, train, epochs=epochs, opt=opt, sched=sched, device=device, progress=False, is_main=False)
+        with contextlib.redirect_stdout(io.StringIO()):  # hundreds of tiny epochs: no per-epoch lines
+            fit(model.fc, train, epochs=epochs, opt=opt, sched=sched, device=device, progress=False)
         seconds = time.perf_counter() - t0
         key = ("pooled", id(base), r.size)
         if key not in test_cache:  # the backbone is the same in every frozen run: cache test features once

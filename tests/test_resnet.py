@@ -131,7 +131,7 @@ def test_frozen_optimizer_holds_only_the_head_and_backbone_is_bit_identical():
     data = _tiny_mini()
     from minitorch_vision.data.transforms import Augment
     fit(m, Batches(data.x_train, data.y_train, 4, shuffle=True, transform=Augment(32)), epochs=1, opt=opt,
-        progress=False, is_main=False)  # a whole epoch, model in train mode, every image through the backbone
+        progress=False)  # a whole epoch, model in train mode, every image through the backbone
     after = m.state_dict()
     for k, v in before.items():
         if k.startswith("fc."):
@@ -150,7 +150,7 @@ def test_finetune_trains_only_layer4_and_head():
     data = _tiny_mini()
     from minitorch_vision.data.transforms import Augment
     fit(m, Batches(data.x_train, data.y_train, 6, transform=Augment(32, train=False)), epochs=1,
-        opt=torch.optim.SGD(params, lr=0.1), progress=False, is_main=False)
+        opt=torch.optim.SGD(params, lr=0.1), progress=False)
     after = m.state_dict()
     for k in before:
         changed = not torch.equal(before[k], after[k])
