@@ -29,8 +29,12 @@ def match_predictions(detections, labels, iouv=None, per_threshold=False):
     """Mark each detection of one image correct or not, at each IoU threshold.
 
     A detection can match a ground-truth box of the same class with IoU >= threshold; each
-    detection and each label is used at most once, and the pairs with the highest IoU win.
-    That is the YOLOv5 matching, not COCO's (which walks detections by confidence).
+    detection and each label is used at most once. YOLOv5's rule (not COCO's, which walks the
+    detections by confidence): every detection first picks its highest-IoU label; a label
+    picked by several detections then goes to the one listed first in ``detections`` -- the
+    most confident, since NMS output is sorted by confidence -- even if another has a higher
+    IoU (YOLOv5 does not re-sort by IoU at that step; see ultralytics/yolov5 issues #4251 and
+    #12673). Reproduced here because the official mAP numbers depend on it.
 
     * ``per_threshold=False`` (YOLOv5 v6.1, default): the pairs are chosen once, at the lowest
       threshold ``iouv[0]``; a matched detection is then correct at every threshold <= its IoU.
@@ -58,7 +62,7 @@ def match_predictions(detections, labels, iouv=None, per_threshold=False):
         if len(label_i) == 0:
             continue
         pairs = torch.stack((label_i.float(), det_i.float(), iou[label_i, det_i]), 1).numpy()
-        if len(pairs) > 1:  # best IoU first, then one pair per detection, then one per label
+        if len(pairs) > 1:  # best IoU first; one label per detection; one detection per label
             pairs = pairs[np.argsort(pairs[:, 2])[::-1]]  # numpy's sort, for YOLOv5's tie order
             pairs = pairs[np.unique(pairs[:, 1], return_index=True)[1]]
             pairs = pairs[np.unique(pairs[:, 0], return_index=True)[1]]
