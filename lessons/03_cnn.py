@@ -43,7 +43,7 @@ def extra_flags(p):
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
 
 
-args = lesson_args(__doc__, epochs=8, batch_size=256, lr=3e-3, extra=extra_flags, quick_epochs=3)
+args = lesson_args(__doc__, epochs=8, batch_size=256, lr=3e-3, extra=extra_flags, quick_epochs=2)
 ctx = setup(args, "03_cnn")
 data = fashion_mnist_splits(ctx.data_dir, seed=args.seed, quick=args.quick, allow_download=not args.no_download)
 classes = data["classes"]
@@ -115,7 +115,7 @@ diag = plots.diagnostics_figures(probs, data["test"][1], data["test_images"], cl
 # %% The study: kernel size x depth, each trained briefly on the same slice of the data
 study = []
 if not args.skip_study:
-    n = min(args.study_train if not args.quick else 2000, len(x_train))
+    n = min(args.study_train if not args.quick else 1000, len(x_train))
     s_epochs = args.study_epochs if not args.quick else 1
     s_train = Batches(x_train[:n], y_train[:n], args.batch_size, shuffle=True, seed=args.seed)
     for k in (3, 5, 7):
