@@ -124,7 +124,7 @@ if not args.skip_study:
             m = make_cnn(k, blocks)
             o = torch.optim.Adam(m.parameters(), lr=args.lr)
             h = fit(m, s_train, None, epochs=s_epochs, opt=o, sched=one_cycle(o, args.lr, s_epochs, len(s_train)),
-                    device=ctx.device, out=None, progress=False)
+                    device=ctx.device, out=None, progress=False, verbose=False)
             row = {"kernel_size": k, "conv_blocks": blocks, "test_accuracy": evaluate(m, test_batches, ctx.device)["accuracy"],
                    "params": count_params(m), "train_seconds": sum(r["seconds"] for r in h)}
             study.append(row)
@@ -142,7 +142,7 @@ else:
     m = MLP().to(ctx.device)
     o = torch.optim.Adam(m.parameters(), lr=2e-3)
     fit(m, train, None, epochs=args.epochs, opt=o, sched=one_cycle(o, 2e-3, args.epochs, len(train)),
-        device=ctx.device, out=None, progress=False)
+        device=ctx.device, out=None, progress=False, verbose=False)
     mlp_acc, mlp_params, mlp_source = evaluate(m, test_batches, ctx.device)["accuracy"], count_params(m), "trained here"
 print(f"MLP {mlp_acc:.4f} ({mlp_params:,} params, {mlp_source}) vs CNN {test_acc:.4f} ({count_params(model):,} params)")
 plots.bar_compare(["MLP", "CNN"], [mlp_acc, test_acc], "test accuracy", "FashionMNIST: MLP vs CNN",

@@ -92,7 +92,7 @@ def save_atomic(obj, path):
 
 def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entropy,
         device="cpu", out=None, resume=False, tensorboard=True, progress=True, amp=False,
-        on_epoch_end=None, log_every=50, checkpoint=True):
+        on_epoch_end=None, log_every=50, checkpoint=True, verbose=True):
     """Train ``model`` for ``epochs`` passes over ``train`` and return the per-epoch history.
 
     Args:
@@ -103,6 +103,7 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         out: run folder for ``checkpoint.pt`` and ``tb/``; None disables both.
         resume: continue from ``<out>/checkpoint.pt`` if it exists.
         amp: mixed precision (see :func:`autocast`); fp16 gets a gradient scaler.
+        verbose: print one line per epoch (on the main process).
         on_epoch_end: ``callback(epoch, record)``; it may add keys to ``record`` (e.g. test
             accuracy) before they are logged.
 
@@ -199,7 +200,8 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
                                  "sched": sched.state_dict() if sched is not None else None,
                                  "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state()},
                                 ckpt_path)
-                print(format_record(rec))
+                if verbose:
+                    print(format_record(rec))
     finally:
         if writer is not None:
             writer.close()

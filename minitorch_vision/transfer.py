@@ -11,9 +11,7 @@ augmentation trains layer4+fc on cached layer3 maps. With augmentation every epo
 so ``finetune`` recomputes conv1..layer3 on the fly (without gradients); ``frozen`` instead caches
 ``views`` augmented copies of each training image. ``benchmarks/feature_cache.py`` measures the gain.
 """
-import contextlib
 import copy
-import io
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -117,16 +115,14 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
     test_cache = {} if test_cache is None else test_cache
     n = len(data.x_train)
     # TensorBoard curves under ``out`` (no checkpoints: 45 MB each); per-epoch lines only if ``log``
-    tb = dict(out=out, checkpoint=False, progress=False)
-    quiet = contextlib.nullcontext() if log else contextlib.redirect_stdout(io.StringIO())
+    tb = dict(out=out, checkpoint=False, progress=False, verbose=log)
     t0 = time.perf_counter()
     if mode == "scratch":
         model = resnet18(num_classes=n_cls).to(device)  # fresh random init: nothing transferred
         epochs = _epochs_for(n, r.batch_size, r.steps)
         train = Batches(data.x_train, data.y_train, r.batch_size, shuffle=True, seed=r.seed, transform=aug)
         opt, sched = _adamw_1cycle(model.parameters(), r.lr, r.weight_decay, epochs, len(train))
-        with quiet:
-            fit(model, train, epochs=epochs, opt=opt, sched=sched, device=device, **tb)
+        fit(model, train, epochs=epochs, opt=opt, sched=sched, device=device, **tb)
         seconds = time.perf_counter() - t0
         acc = evaluate(model, Batches(data.x_test, data.y_test, 64, transform=plain), device)["accuracy"]
         return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train))
@@ -141,8 +137,8 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
         epochs = _epochs_for(len(feats), r.batch_size, r.head_steps)
         train = Batches(feats, labels, r.batch_size, shuffle=True, seed=r.seed)
         opt, sched = _adamw_1cycle(head_params, r.head_lr, r.weight_decay, epochs, len(train))
-        with contextlib.redirect_stdout(io.StringIO()):  # hundreds of tiny epochs: no per-epoch lines
-            fit(model.fc, train, epochs=epochs, opt=opt, sched=sched, device=device, progress=False)
+        # hundreds of tiny epochs: no per-epoch lines
+        fit(model.fc, train, epochs=epochs, opt=opt, sched=sched, device=device, progress=False, verbose=False)
         seconds = time.perf_counter() - t0
         key = ("pooled", id(base), r.size)
         if key not in test_cache:  # the backbone is the same in every frozen run: cache test features once
@@ -162,8 +158,7 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
         maps = cached_features(to_layer3, model, data.x_train, plain, device=device)
         train = Batches(maps, data.y_train, r.batch_size, shuffle=True, seed=r.seed)
     opt, sched = _adamw_1cycle(params, r.lr, r.weight_decay, epochs, len(train))
-    with quiet:
-        fit(net, train, epochs=epochs, opt=opt, sched=sched, device=device, **tb)
+    fit(net, train, epochs=epochs, opt=opt, sched=sched, device=device, **tb)
     seconds = time.perf_counter() - t0
     key = ("layer3", id(base), r.size)
     if key not in test_cache:
