@@ -29,8 +29,11 @@ class TrainingDiverged(MTVError):
 
 
 def _to(device, *tensors):
-    nb = torch.device(device).type == "cuda"  # async copies from pinned memory only help on CUDA
-    return [t.to(device, non_blocking=nb) for t in tensors]
+    """Move a batch to ``device``. On CUDA the batch is first copied into pinned (page-locked)
+    memory so the host-to-GPU copy can run asynchronously (``non_blocking``) while the GPU works."""
+    if torch.device(device).type != "cuda":
+        return [t.to(device) for t in tensors]
+    return [t.pin_memory().to(device, non_blocking=True) for t in tensors]
 
 
 def amp_dtype(device):
