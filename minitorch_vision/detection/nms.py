@@ -37,6 +37,7 @@ from .boxes import xywh_to_xyxy
 
 # Candidate pairs generated at once in step 2 (about 100 MB of temporaries per chunk).
 _PAIR_CHUNK = 1 << 21
+_ROWS = 256  # rows per block: each block is as wide as its widest reach, so keep blocks short
 
 
 def nms_reference(boxes, scores, iou_threshold):
@@ -107,7 +108,7 @@ def _overlap_edges(boxes, iou_threshold):
     edges_a, edges_b = [], []
     lo = 0
     while lo < n:
-        hi = min(n, lo + 1024)
+        hi = min(n, lo + _ROWS)
         w = int(count[lo:hi].max())
         if (hi - lo) * w > _PAIR_CHUNK:  # wide boxes: fewer rows per block to bound memory
             hi = lo + max(1, _PAIR_CHUNK // w)
