@@ -10,12 +10,12 @@ A detector proposes many overlapping boxes per object; greedy NMS keeps the best
 same answer fast without a Python loop over boxes, in three vectorised steps:
 
 1. Sort by score (stable, so equal scores keep their input order, as torchvision does).
-2. Find the overlapping pairs. Two boxes can only have IoU > 0 if their x-ranges overlap, so
-   after sorting the boxes by x1, box p can only overlap the boxes that follow it up to the
-   first one whose x1 >= p's x2 (a "sweep line"; ``searchsorted`` finds that end for all boxes
-   at once). Only those candidate pairs get an IoU; the pairs with IoU > threshold are the
-   edges "higher-scored box -> lower-scored box it would suppress". Candidates are generated
-   in chunks, so memory stays bounded for tens of thousands of boxes.
+2. Find the overlapping pairs. IoU(p, q) <= (x-overlap) / width(p), so after sorting the boxes
+   by x1, box p can only exceed the threshold with the boxes that follow it up to the first one
+   whose x1 >= x2_p - threshold * width_p (a "sweep line"; ``searchsorted`` finds that end for
+   all boxes at once). Only those candidate pairs get an IoU; the pairs with IoU > threshold
+   are the edges "higher-scored box -> lower-scored box it would suppress". Candidates are
+   computed in blocks of rows, so memory stays bounded for tens of thousands of boxes.
 3. Resolve the greedy order on that graph in rounds: a box none of whose remaining
    suppressors is alive is kept; every box an already-kept box points to is suppressed;
    edges whose ends are decided are dropped. Each round decides at least the best-scored
