@@ -16,16 +16,20 @@ the network costs ~12x fewer FLOPs but objects look 3.5x smaller than what Image
 (layer4 is 2x2 instead of 7x7), so pretrained features transfer less well than at 224.
 
 Run:  python lessons/04_transfer.py --data-dir ../shared/data [--weights PATH|random] [--quick]
+Writes runs/04_transfer/{results.json, top5.png, transfer.png, tb/}.
 """
-import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # noqa: E401,E702
+# %% Set-up: flags, seed, threads, device, output folder, input resolution
+import sys
+import pathlib
+import copy
+import time
 
-import copy  # noqa: E402
-import time  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
 from minitorch_vision import plots  # noqa: E402
-from minitorch_vision.cli import lesson_args, main_guard, setup, write_results  # noqa: E402
+from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data import cifar10  # noqa: E402
 from minitorch_vision.data.imagenet import top_k  # noqa: E402
 from minitorch_vision.data.images import read_image  # noqa: E402
@@ -34,7 +38,7 @@ from minitorch_vision.transfer import Recipe, compare, format_table, train_one  
 from minitorch_vision.weights import load_resnet18  # noqa: E402
 
 
-def extra(p):
+def extra_flags(p):
     p.add_argument("--weights", default=None,
                    help="ResNet-18 weights: a .pth path; default <data>/weights/resnet18-f37072fd.pth "
                         "(downloaded if absent); 'random' = untrained backbone (the lesson's point is then lost)")
@@ -50,81 +54,79 @@ def extra(p):
     p.add_argument("--image", default=None, help="photo for part (a) (default: <data>/images/both.png)")
 
 
-def main():
-    # `--epochs` is the number of passes over the LARGEST training set; smaller k get more passes so that
-    # every scratch/finetune run takes the same number of optimizer steps.
-    args = lesson_args(__doc__, epochs=4, batch_size=32, lr=1e-3, extra=extra)
-    if args.quick:
-        args.shots, args.test_per_class, args.epochs, args.head_steps, args.views = "5,10", 20, 3, 150, 4
-    ctx = setup(args, "04_transfer")
-    t_start = time.perf_counter()
-    size = args.size or (224 if ctx.device.type == "cuda" else 64)
-    print(f"input resolution {size}x{size}" + ("" if size >= 224 else
-          " (a CPU-sized compromise: ImageNet features were learned at 224, expect less transfer than at 224)"))
+# `--epochs` is the number of passes over the LARGEST training set; smaller k get more passes so that
+# every scratch/finetune run takes the same number of optimizer steps.
+args = lesson_args(__doc__, epochs=4, batch_size=32, lr=1e-3, extra=extra_flags)
+if args.quick:
+    args.shots, args.test_per_class, args.epochs, args.head_steps, args.views = "5,10", 20, 3, 150, 4
+ctx = setup(args, "04_transfer")
+t_start = time.perf_counter()
+size = args.size or (224 if ctx.device.type == "cuda" else 64)
+print(f"input resolution {size}x{size}" + ("" if size >= 224 else
+      " (a CPU-sized compromise: ImageNet features were learned at 224, expect less transfer than at 224)"))
 
-    # %% (a) The pretrained network on a photo: top-5 of ImageNet's 1000 classes.
-    model, kind = load_resnet18(args.weights, ctx.data_dir, allow_download=not args.no_download)
-    photo = pathlib.Path(args.image) if args.image else ctx.data_dir / "images" / "both.png"
-    if photo.is_file():
-        img = read_image(photo)
-    else:  # no sample photo in the data folder: a CIFAR test image stands in (blurry at 32x32)
-        print(f"({photo} not found: using a CIFAR-10 test image instead)")
-        img = None
-    # %% (b)+(c) need CIFAR-10: the pickles, or the image folder (a learner's own photos look like it).
-    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
-    shots = sorted({int(s) for s in args.shots.split(",")})
-    xtr, ytr, xte, yte, names, where = cifar10.load_cifar10(ctx.data_dir, args.source, classes,
-                                                           allow_download=not args.no_download)
-    print(f"CIFAR-10 from {where}: {len(xtr)} train / {len(xte)} test images read")
-    if img is None:
-        img = (resize(xte[0], 224) * 255).round().to(torch.uint8)
-    with torch.no_grad():
-        logits = model(imagenet_preprocess(img))[0]  # resize short side 256, centre crop 224, ImageNet mean/std
-    top = top_k(logits, 5)
-    print(f"(a) top-5 for {photo.name if photo.is_file() else 'a CIFAR test image'} ({kind} weights):")
-    for name, p in top:
-        print(f"    {p:6.1%}  {name}")
-    plots.topk_prediction(img, top, title=f"ResNet-18 ({kind} weights): top-5", path=ctx.out / "top5.png")
+# %% (a) The pretrained network, and a photo to show it
+model, kind = load_resnet18(args.weights, ctx.data_dir, allow_download=not args.no_download)
+photo = pathlib.Path(args.image) if args.image else ctx.data_dir / "images" / "both.png"
+if photo.is_file():
+    img = read_image(photo)                      # (3, H, W) uint8
+else:  # no sample photo in the data folder: a CIFAR test image stands in below (blurry at 32x32)
+    print(f"({photo} not found: using a CIFAR-10 test image instead)")
+    img = None
 
-    # %% Mini-datasets: k images per class with a seed; the test set is the same for every k.
-    sets = {k: cifar10.mini_dataset(xtr, ytr, names, classes, k, seed=args.seed, test=(xte, yte),
-                                    test_per_class=args.test_per_class) for k in shots}
-    print(f"classes {classes}; k = {shots} per class; {len(sets[shots[0]].y_test)} held-out test images")
+# %% CIFAR-10 for (b) and (c): the pickles, or the image folder (a learner's own photos look like it)
+classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+shots = sorted({int(s) for s in args.shots.split(",")})
+xtr, ytr, xte, yte, names, where = cifar10.load_cifar10(ctx.data_dir, args.source, classes,
+                                                       allow_download=not args.no_download)
+print(f"CIFAR-10 from {where}: {len(xtr)} train / {len(xte)} test images read")
 
-    # %% (b) Freeze the backbone, put a new 5-way head on it, train only the head.
-    # model.freeze("fc") turns off gradients for conv1..layer4 and keeps their BatchNorm statistics; the
-    # optimizer gets only fc's 512*5+5 numbers. Since the backbone never changes, its 512-vector for each
-    # image is computed ONCE (transfer.cached_features) and the head trains on those cached vectors.
-    steps = args.epochs * -(-max(shots) * len(classes) // args.batch_size)
-    recipe = Recipe(size=size, steps=steps, head_steps=args.head_steps, batch_size=args.batch_size, lr=args.lr,
-                    views=args.views, seed=args.seed)
-    probe = copy.deepcopy(model)
-    probe.replace_head(len(classes))
-    n_train = sum(p.numel() for p in probe.freeze("fc"))
-    print(f"(b) frozen backbone: {n_train:,} trainable of {sum(p.numel() for p in probe.parameters()):,} parameters")
-    r = train_one(model, "frozen", sets[max(shots)], recipe, augment=False, device=ctx.device)
-    print(f"(b) head on cached features, k={max(shots)}: test accuracy {r.test_accuracy:.1%} "
-          f"after {r.train_seconds:.1f}s ({r.steps} head steps, features computed once)")
+# %% (a) Top-5 of ImageNet's 1000 classes for the photo
+if img is None:
+    img = (resize(xte[0], 224) * 255).round().to(torch.uint8)
+with torch.no_grad():
+    logits = model(imagenet_preprocess(img))[0]  # resize short side 256, centre crop 224, ImageNet mean/std
+top = top_k(logits, 5)
+print(f"(a) top-5 for {photo.name if photo.is_file() else 'a CIFAR test image'} ({kind} weights):")
+for name, p in top:
+    print(f"    {p:6.1%}  {name}")
+plots.topk_prediction(img, top, title=f"ResNet-18 ({kind} weights): top-5", path=ctx.out / "top5.png")
 
-    # %% (c) scratch vs frozen vs finetune (layer4 + head), for each k, with and without augmentation
-    # (random crop with 4-pixel padding + horizontal flip, applied per batch on the fly). Scratch and
-    # finetune get the same number of optimizer steps; fewer images means more passes over them.
-    print(f"(c) {recipe}")
-    runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb")
-    print(format_table(runs))
-    plots.transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"
-                              if len(classes) == 5 else f"{len(classes)}-way CIFAR-10 ({kind} weights)",
-                              path=ctx.out / "transfer.png")
-    if kind == "random":
-        print("NOTE: random weights: 'frozen' and 'finetune' start from an untrained network, so they show the "
-              "mechanics only. Run with the ImageNet weights to see transfer beat scratch.")
+# %% Mini-datasets: k images per class with a seed; the test set is the same for every k
+sets = {k: cifar10.mini_dataset(xtr, ytr, names, classes, k, seed=args.seed, test=(xte, yte),
+                                test_per_class=args.test_per_class) for k in shots}
+print(f"classes {classes}; k = {shots} per class; {len(sets[shots[0]].y_test)} held-out test images")
 
-    # %% Results.
-    write_results(ctx.out, {"weights": kind, "classes": classes, "size": size, "top5": top,
-                            "runs": [{k: r[k] for k in ("mode", "shots", "augment", "test_accuracy", "train_seconds")}
-                                     for r in runs],
-                            "seconds": time.perf_counter() - t_start})
+# %% (b) Freeze the backbone, put a new 5-way head on it, train only the head
+# model.freeze("fc") turns off gradients for conv1..layer4 and keeps their BatchNorm statistics; the
+# optimizer gets only fc's 512*5+5 numbers. Since the backbone never changes, its 512-vector for each
+# image is computed ONCE (transfer.cached_features) and the head trains on those cached vectors.
+steps = args.epochs * -(-max(shots) * len(classes) // args.batch_size)
+recipe = Recipe(size=size, steps=steps, head_steps=args.head_steps, batch_size=args.batch_size, lr=args.lr,
+                views=args.views, seed=args.seed)
+probe = copy.deepcopy(model)                     # a copy: `compare` below starts from the untouched model
+probe.replace_head(len(classes))
+n_train = sum(p.numel() for p in probe.freeze("fc"))
+print(f"(b) frozen backbone: {n_train:,} trainable of {sum(p.numel() for p in probe.parameters()):,} parameters")
+r = train_one(model, "frozen", sets[max(shots)], recipe, augment=False, device=ctx.device)
+print(f"(b) head on cached features, k={max(shots)}: test accuracy {r.test_accuracy:.1%} "
+      f"after {r.train_seconds:.1f}s ({r.steps} head steps, features computed once)")
 
+# %% (c) Scratch vs frozen vs finetune (layer4 + head), for each k, with and without augmentation
+# (random crop with 4-pixel padding + horizontal flip, applied per batch on the fly). Scratch and
+# finetune get the same number of optimizer steps; fewer images means more passes over them.
+print(f"(c) {recipe}")
+runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb")
+print(format_table(runs))
+plots.transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"
+                          if len(classes) == 5 else f"{len(classes)}-way CIFAR-10 ({kind} weights)",
+                          path=ctx.out / "transfer.png")
+if kind == "random":
+    print("NOTE: random weights: 'frozen' and 'finetune' start from an untrained network, so they show the "
+          "mechanics only. Run with the ImageNet weights to see transfer beat scratch.")
 
-if __name__ == "__main__":
-    main_guard(main)
+# %% Results
+write_results(ctx.out, {"weights": kind, "classes": classes, "size": size, "top5": top,
+                        "runs": [{k: r[k] for k in ("mode", "shots", "augment", "test_accuracy", "train_seconds")}
+                                 for r in runs],
+                        "seconds": time.perf_counter() - t_start})
