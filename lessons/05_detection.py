@@ -22,19 +22,20 @@ Deliberate differences from the official scripts: none in the numbers; images ar
 --quick evaluates the first 32 COCO128 images only (the numbers then differ from the full set).
 
 Run:  python lessons/05_detection.py --data-dir ../shared/data --weights ../shared/data/weights/yolov5n.pt [--quick]
+Writes runs/05_detection/{results.json, detections/*.jpg, pr_curves.png}.
 """
-import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # noqa: E401,E702
+# %% Set-up: flags, seed, threads, device, output folder
+import sys
+import pathlib
+import time
 
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import torch  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from minitorch_vision import plots  # noqa: E402
-from minitorch_vision.cli import lesson_args, main_guard, setup, write_results  # noqa: E402
+from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data.images import list_images  # noqa: E402
 from minitorch_vision.detection.draw import draw_detections, save_image  # noqa: E402
-from minitorch_vision.detection.evaluate import evaluate  # noqa: E402
+from minitorch_vision.detection.evaluate import evaluate, format_table  # noqa: E402
 from minitorch_vision.detection.predict import detect  # noqa: E402
 from minitorch_vision.errors import DataUnavailable  # noqa: E402
 from minitorch_vision.weights import load_yolov5, size_name, yolov5_weights  # noqa: E402
@@ -42,7 +43,7 @@ from minitorch_vision.weights import load_yolov5, size_name, yolov5_weights  # n
 QUICK_VAL_IMAGES = 32
 
 
-def extra(p):
+def extra_flags(p):
     p.add_argument("--images", nargs="+", default=None, help="image files or folders to run detection on "
                    "(default: the sample images in <data>/images)")
     p.add_argument("--model", default="s", choices=["n", "s", "m", "l", "x"],
@@ -58,75 +59,61 @@ def extra(p):
     p.add_argument("--no-fuse", action="store_true", help="keep BatchNorm separate (slower, same numbers to ~1e-3 px)")
 
 
-def gather_images(args, data_dir):
-    if args.images:
-        paths = []
-        for a in map(Path, args.images):
-            paths += list_images(a) if a.is_dir() else [a]
-        return paths
-    folder = data_dir / "images"
-    return list_images(folder) if folder.is_dir() else []
+args = lesson_args(__doc__, epochs=0, batch_size=32, lr=0.0, extra=extra_flags)
+ctx = setup(args, "05_detection")
+t_start = time.perf_counter()
+if args.img_size % 32:
+    raise DataUnavailable(f"--img-size {args.img_size} is not a multiple of 32 (the largest stride)")
 
+# %% (a) The model: our YOLOv5, official weights read without the official code
+path = yolov5_weights(args.weights, args.model, ctx.data_dir, allow_download=not args.no_download)
+model = load_yolov5(path)
+if not args.no_fuse:
+    model.fuse()                         # Conv+BN folded: same outputs, fewer ops
+model = model.to(ctx.device).eval()
+name = size_name(model.cfg)
+n_params = sum(p.numel() for p in model.parameters())
+print(f"{name} from {path}: {n_params:,} parameters{' (fused)' if not args.no_fuse else ''}, "
+      f"{model.cfg.nc} classes, strides {[int(s) for s in model.detect.stride]}")
 
-def main():
-    args = lesson_args(__doc__, epochs=0, batch_size=32, lr=0.0, extra=extra)
-    ctx = setup(args, "05_detection")
-    t_start = time.perf_counter()
-    if args.img_size % 32:
-        raise DataUnavailable(f"--img-size {args.img_size} is not a multiple of 32 (the largest stride)")
+# %% (b) Detect on images, draw the boxes, save
+# --images takes files and folders; without it, the sample photos of the data folder
+if args.images:
+    images = [f for a in map(pathlib.Path, args.images) for f in (list_images(a) if a.is_dir() else [a])]
+else:
+    images = list_images(ctx.data_dir / "images") if (ctx.data_dir / "images").is_dir() else []
+if not images:
+    print(f"no images given and none in {ctx.data_dir / 'images'}: skipping detection")
+per_image = {}
+for res in detect(model, images, args.img_size, args.conf, args.iou, device=ctx.device):
+    dst = ctx.out / "detections" / (pathlib.Path(res.source).stem + ".jpg")
+    save_image(draw_detections(res.image, res.boxes, model.names), dst, quality=90)
+    per_image[res.source] = res.as_list()
+    found = ", ".join(f"{d['name']} {d['conf']:.2f}" for d in per_image[res.source]) or "nothing"
+    print(f"  {res.source} ({res.image.shape[2]}x{res.image.shape[1]}): {found} -> {dst}")
 
-    # %% (a) the model: our YOLOv5, official weights read without the official code
-    path = yolov5_weights(args.weights, args.model, ctx.data_dir, allow_download=not args.no_download)
-    model = load_yolov5(path)
-    if not args.no_fuse:
-        model.fuse()                         # Conv+BN folded: same outputs, fewer ops
-    model = model.to(ctx.device).eval()
-    name = size_name(model.cfg)
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"{name} from {path}: {n_params:,} parameters{' (fused)' if not args.no_fuse else ''}, "
-          f"{model.cfg.nc} classes, strides {[int(s) for s in model.detect.stride]}")
+# %% (c) COCO128 with the official val protocol (skipped, with a note, when the data folder lacks it)
+results = {"model": name, "img_size": args.img_size, "precision": None, "recall": None, "map50": None,
+           "map50_95": None, "per_class": [], "detections_per_image": per_image}
+coco = ctx.data_dir / "coco128" / "images" / "train2017"
+if not coco.is_dir():
+    print(f"COCO128 not found at {coco}: skipping the evaluation")
+else:
+    limit = args.val_images or (QUICK_VAL_IMAGES if args.quick else None)
+    ev = evaluate(model, coco, ctx.data_dir / "coco128" / "labels" / "train2017", img_size=args.img_size,
+                  batch_size=args.batch_size, conf_thres=args.val_conf, iou_thres=args.val_iou,
+                  limit=limit, device=ctx.device)
+    print(f"\nCOCO128 ({ev.n_images} images, {ev.n_labels} labels, {ev.seconds:.1f} s) at {args.img_size}:")
+    print(format_table(ev))
+    results.update(precision=ev.precision, recall=ev.recall, map50=ev.map50, map50_95=ev.map50_95,
+                   per_class=ev.per_class)
+    # one PR curve per class, the most frequent classes first (they get the first colours)
+    by_count = sorted(range(len(ev.per_class)), key=lambda i: -ev.per_class[i]["instances"])
+    plots.pr_curves(ev.curves["px"], ev.curves["pr_curve"][by_count],
+                    [f"{ev.per_class[i]['name']} ({ev.per_class[i]['instances']})" for i in by_count],
+                    ev.curves["ap"][by_count, 0],
+                    title=f"{name} on COCO128 ({ev.n_images} images), IoU 0.5", path=ctx.out / "pr_curves.png")
 
-    # %% (b) detect on images, draw, save
-    images = gather_images(args, ctx.data_dir)
-    per_image = {}
-    if not images:
-        print(f"no images given and none in {ctx.data_dir / 'images'}: skipping detection")
-    for res in detect(model, images, args.img_size, args.conf, args.iou, device=ctx.device):
-        dst = ctx.out / "detections" / (Path(res.source).stem + ".jpg")
-        save_image(draw_detections(res.image, res.boxes, model.names), dst, quality=90)
-        per_image[res.source] = res.as_list()
-        found = ", ".join(f"{d['name']} {d['conf']:.2f}" for d in per_image[res.source]) or "nothing"
-        print(f"  {res.source} ({res.image.shape[2]}x{res.image.shape[1]}): {found} -> {dst}")
-
-    # %% (c) COCO128 with the official val protocol
-    results = {"model": name, "img_size": args.img_size, "precision": None, "recall": None, "map50": None,
-               "map50_95": None, "per_class": [], "detections_per_image": per_image}
-    coco = ctx.data_dir / "coco128" / "images" / "train2017"
-    if not coco.is_dir():
-        print(f"COCO128 not found at {coco}: skipping the evaluation")
-    else:
-        limit = args.val_images or (QUICK_VAL_IMAGES if args.quick else None)
-        ev = evaluate(model, coco, ctx.data_dir / "coco128" / "labels" / "train2017", img_size=args.img_size,
-                      batch_size=args.batch_size, conf_thres=args.val_conf, iou_thres=args.val_iou,
-                      limit=limit, device=ctx.device)
-        print(f"\nCOCO128 ({ev.n_images} images, {ev.n_labels} labels, {ev.seconds:.1f} s) at {args.img_size}:")
-        print(f"{'class':>16} {'images':>7} {'labels':>7} {'P':>6} {'R':>6} {'mAP50':>6} {'mAP50-95':>8}")
-        print(f"{'all':>16} {ev.n_images:>7} {ev.n_labels:>7} {ev.precision:6.3f} {ev.recall:6.3f} "
-              f"{ev.map50:6.3f} {ev.map50_95:8.3f}")
-        for c in ev.per_class:
-            print(f"{c['name']:>16} {c['images']:>7} {c['instances']:>7} {c['precision']:6.3f} {c['recall']:6.3f} "
-                  f"{c['map50']:6.3f} {c['map50_95']:8.3f}")
-        results.update(precision=ev.precision, recall=ev.recall, map50=ev.map50, map50_95=ev.map50_95,
-                       per_class=ev.per_class)
-        by_count = sorted(range(len(ev.per_class)), key=lambda i: -ev.per_class[i]["instances"])
-        plots.pr_curves(ev.curves["px"], ev.curves["pr_curve"][by_count],
-                        [f"{ev.per_class[i]['name']} ({ev.per_class[i]['instances']})" for i in by_count],
-                        ev.curves["ap"][by_count, 0],
-                        title=f"{name} on COCO128 ({ev.n_images} images), IoU 0.5", path=ctx.out / "pr_curves.png")
-
-    write_results(ctx.out, results)
-    print(f"done in {time.perf_counter() - t_start:.1f} s")
-
-
-if __name__ == "__main__":
-    main_guard(main)
+# %% Results
+write_results(ctx.out, results)
+print(f"done in {time.perf_counter() - t_start:.1f} s")

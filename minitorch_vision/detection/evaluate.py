@@ -125,3 +125,14 @@ def evaluate(model, images_dir, labels_dir=None, img_size=640, batch_size=32, co
                   "map50": float(ap[0]), "map50_95": float(ap.mean())}
                  for c, n, pc, rc, ap in zip(res["classes"], res["n_labels"], res["p"], res["r"], res["ap"])]
     return EvalResult(p, r, m50, m, per_class, len(files), n_labels, res, time.time() - t0)
+
+
+def format_table(ev):
+    """The val.py-style text table of an :class:`EvalResult`: an ``all`` row, then one row per class."""
+    lines = [f"{'class':>16} {'images':>7} {'labels':>7} {'P':>6} {'R':>6} {'mAP50':>6} {'mAP50-95':>8}",
+             f"{'all':>16} {ev.n_images:>7} {ev.n_labels:>7} {ev.precision:6.3f} {ev.recall:6.3f} "
+             f"{ev.map50:6.3f} {ev.map50_95:8.3f}"]
+    for c in ev.per_class:
+        lines.append(f"{c['name']:>16} {c['images']:>7} {c['instances']:>7} {c['precision']:6.3f} "
+                     f"{c['recall']:6.3f} {c['map50']:6.3f} {c['map50_95']:8.3f}")
+    return "\n".join(lines)
