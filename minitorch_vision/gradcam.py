@@ -36,6 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .detection.boxes import xywh_to_xyxy
 from .errors import MTVError
 
 
@@ -68,6 +69,14 @@ class DetectionTarget:
 
     def __repr__(self):
         return f"DetectionTarget(row={self.row}, cls={self.cls})"
+
+
+def detection_row(raw, det):
+    """Row of one image's raw predictions ``raw`` (A, 5 + nc) that NMS kept as ``det`` (x1, y1, x2, y2,
+    conf, cls): the row with the same box and the same score (NMS copies both), for :class:`DetectionTarget`."""
+    c = int(det[5])
+    err = (xywh_to_xyxy(raw[:, :4]) - det[:4]).abs().sum(1) + (raw[:, 4] * raw[:, 5 + c] - det[4]).abs()
+    return int(err.argmin())
 
 
 # ----------------------------------------------------------------------------- the maps

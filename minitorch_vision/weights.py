@@ -354,3 +354,29 @@ def yolov5_weights(arg=None, size="s", data_dir=None, allow_download=True, tag=Y
         raise MTVError(f"unknown YOLOv5 size {size!r}: choose one of {', '.join(SIZES)}")
     return resolve_weights(arg, f"yolov5{size}.pt", YOLOV5_URL.format(tag=tag, size=size),
                            sha256=YOLOV5_SHA256.get((tag, size)), data_dir=data_dir, allow_download=allow_download)
+
+
+# ---- the FashionMNIST CNN of lesson 03 (reused by lesson 06) ------------------------------------------
+def load_cnn_checkpoint(folder):
+    """Lesson 03's trained CNN from ``<folder>/checkpoint.pt`` (written by ``train.fit``), or None.
+
+    Returns ``(model, "lesson 03 (<path>)")``, or None when lesson 03 has not finished there (no
+    ``results.json``) or the file does not hold a CNN (a note says why; the caller then trains one).
+    The checkpoint holds only the weights; the architecture is read back from their shapes
+    (:func:`models.cnn.config_from_state_dict`) and ``load_state_dict(strict=True)`` confirms it.
+    """
+    from .models.cnn import CNN, config_from_state_dict
+
+    folder = Path(folder)
+    path = folder / "checkpoint.pt"
+    if not (path.is_file() and (folder / "results.json").is_file()):  # results.json: lesson 03 finished
+        return None
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)["model"]
+        sd = {k.removeprefix("module."): v for k, v in sd.items()}  # saved from a DDP wrapper
+        model = CNN(config_from_state_dict(sd))
+        model.load_state_dict(sd, strict=True)
+    except Exception as e:  # noqa: BLE001  a stale or foreign file: say so and let the caller train instead
+        print(f"note: could not reuse {path} ({str(e).splitlines()[0][:160]}); training a CNN here instead")
+        return None
+    return model, f"lesson 03 ({path})"

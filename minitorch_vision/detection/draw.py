@@ -67,6 +67,22 @@ def draw_detections(image, dets, names=None, line_width=None):
     return im
 
 
+
+def draw_box(img, box, width=3):
+    """A copy of ``img`` (3, H, W) float in [0, 1] with a red rectangle ``width`` pixels thick at
+    ``box`` (x1, y1, x2, y2) in pixels, clipped to the image. For figures drawn on tensors."""
+    img = img.clone()
+    h, w = img.shape[-2:]
+    x1, y1, x2, y2 = [int(round(float(v))) for v in box]
+    x1, x2 = max(0, min(x1, w - 1)), max(0, min(x2, w - 1))
+    y1, y2 = max(0, min(y1, h - 1)), max(0, min(y2, h - 1))
+    red = torch.tensor([1.0, 0.0, 0.0])[:, None, None]
+    img[:, y1:y1 + width, x1:x2 + 1] = red
+    img[:, max(y2 - width + 1, 0):y2 + 1, x1:x2 + 1] = red
+    img[:, y1:y2 + 1, x1:x1 + width] = red
+    img[:, y1:y2 + 1, max(x2 - width + 1, 0):x2 + 1] = red
+    return img
+
 def save_image(img, path, **kwargs):
     """Save a PIL image (or uint8 (3, H, W) tensor) atomically; the format follows the suffix.
 

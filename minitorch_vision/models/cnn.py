@@ -60,3 +60,17 @@ class CNN(nn.Module):
     def forward(self, x):       # x: (N, 1, 28, 28), standardised pixels
         x = self.features(x)    # (N, c, s, s)
         return self.head(x)     # (N, num_classes) logits
+
+
+def config_from_state_dict(sd):
+    """The :class:`CNNConfig` of a CNN state dict, read from the shapes of its conv and linear weights
+    (blocks, kernel size, width, convs per block, hidden units); ``load_state_dict(strict=True)``
+    then confirms it. ``sd`` keys as ``CNN.state_dict()`` names them (no ``module.`` prefix)."""
+    convs = [(k, v) for k, v in sd.items() if k.startswith("features.") and k.endswith(".weight") and v.ndim == 4]
+    linears = [v for k, v in sd.items() if k.startswith("head.") and k.endswith(".weight") and v.ndim == 2]
+    blocks = sorted({int(k.split(".")[1]) for k, _ in convs})
+    first = convs[0][1]                                     # (width, in_channels, k, k)
+    return CNNConfig(in_channels=first.shape[1], num_classes=linears[-1].shape[0], conv_blocks=len(blocks),
+                     kernel_size=first.shape[-1], width=first.shape[0],
+                     convs_per_block=sum(1 for k, _ in convs if k.startswith("features.0.")),
+                     hidden=linears[0].shape[0] if len(linears) > 1 else 0)
