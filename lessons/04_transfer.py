@@ -116,7 +116,7 @@ print(f"(b) head on cached features, k={max(shots)}: test accuracy {r.test_accur
 # (random crop with 4-pixel padding + horizontal flip, applied per batch on the fly). Scratch and
 # finetune get the same number of optimizer steps; fewer images means more passes over them.
 print(f"(c) {recipe}")
-runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb")
+runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb", amp=ctx.amp)
 print(format_table(runs))
 plots.transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"
                           if len(classes) == 5 else f"{len(classes)}-way CIFAR-10 ({kind} weights)",

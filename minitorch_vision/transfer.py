@@ -96,7 +96,7 @@ def _epochs_for(n, batch_size, steps):
     return max(1, math.ceil(steps / math.ceil(n / batch_size)))
 
 
-def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_cache=None, log=True):
+def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_cache=None, log=True, amp=False):
     """Train one run and return its :class:`RunResult` (test accuracy on ``data``'s held-out test set).
 
     Args:
@@ -104,6 +104,7 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
         mode: ``"scratch"``, ``"frozen"`` or ``"finetune"``.
         data: a :class:`~minitorch_vision.data.cifar10.MiniDataset` (uint8 images).
         test_cache: dict shared between runs to reuse the test set's cached features.
+        amp: mixed precision for the conv-net training (on by default on CUDA through ``--amp``).
     ``train_seconds`` counts everything training needs, the one-off feature caching included,
     but not the test evaluation.
     """
@@ -122,7 +123,7 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
         epochs = _epochs_for(n, r.batch_size, r.steps)
         train = Batches(data.x_train, data.y_train, r.batch_size, shuffle=True, seed=r.seed, transform=aug)
         opt, sched = _adamw_1cycle(model.parameters(), r.lr, r.weight_decay, epochs, len(train))
-        fit(model, train, epochs=epochs, opt=opt, sched=sched, device=device, **tb)
+        fit(model, train, epochs=epochs, opt=opt, sched=sched, device=device, amp=amp, **tb)
         seconds = time.perf_counter() - t0
         acc = evaluate(model, Batches(data.x_test, data.y_test, 64, transform=plain), device)["accuracy"]
         return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train))
@@ -158,7 +159,7 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
         maps = cached_features(to_layer3, model, data.x_train, plain, device=device)
         train = Batches(maps, data.y_train, r.batch_size, shuffle=True, seed=r.seed)
     opt, sched = _adamw_1cycle(params, r.lr, r.weight_decay, epochs, len(train))
-    fit(net, train, epochs=epochs, opt=opt, sched=sched, device=device, **tb)
+    fit(net, train, epochs=epochs, opt=opt, sched=sched, device=device, amp=amp, **tb)
     seconds = time.perf_counter() - t0
     key = ("layer3", id(base), r.size)
     if key not in test_cache:
@@ -167,7 +168,8 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
     return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train))
 
 
-def compare(base, datasets, recipe, modes=MODES, augments=(False, True), device="cpu", out=None, log=print):
+def compare(base, datasets, recipe, modes=MODES, augments=(False, True), device="cpu", out=None, log=print,
+            amp=False):
     """Every (mode, shots, augment) run for each ``{shots: MiniDataset}``; returns a list of dicts."""
     runs, test_cache = [], {}
     for shots, data in datasets.items():
@@ -175,7 +177,7 @@ def compare(base, datasets, recipe, modes=MODES, augments=(False, True), device=
             for mode in modes:
                 name = f"{mode}_k{shots}_{'aug' if augment else 'noaug'}"
                 res = train_one(base, mode, data, recipe, augment, device,
-                                out=None if out is None else out / name, test_cache=test_cache, log=False)
+                                out=None if out is None else out / name, test_cache=test_cache, log=False, amp=amp)
                 runs.append(asdict(res))
                 if log:
                     log(f"  {name:<22} test accuracy {res.test_accuracy:6.1%}   {res.train_seconds:6.1f}s "
