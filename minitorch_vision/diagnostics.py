@@ -50,6 +50,7 @@ def pair_examples(y_true, y_pred, pairs, per_pair=4):
             out.append((i, t, p, count))
     return out
 
+
 def summarize(probs, y_true, class_names, k_pairs=5):
     """A JSON-friendly summary: accuracy, per-class accuracy and the most-confused pairs."""
     pred = probs.argmax(1)
