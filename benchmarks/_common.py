@@ -1,5 +1,6 @@
 """Shared set-up for the benchmark scripts: import path, data folder, torchvision (reference only)."""
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,3 +39,17 @@ def best_of(fn, repeat=3):
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+def median_times(fns, repeat):
+    """Median wall time of each function over ``repeat`` interleaved rounds (after one warm-up
+    call each, for allocator and oneDNN caches); interleaving spreads other load over all of them."""
+    times = [[] for _ in fns]
+    for f in fns:
+        f()
+    for _ in range(repeat):
+        for k, f in enumerate(fns):
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return [statistics.median(t) for t in times]

@@ -11,12 +11,10 @@ val settings (conf 0.001, IoU 0.6, multi-label), with our NMS vs torchvision's i
     python benchmarks/nms.py [--sizes 1000 5000] [--repeat 30] [--threads 1] [--data-dir DIR]
 """
 import argparse
-import statistics
-import time
 
 import torch
 
-from _common import data_dir, import_torchvision
+from _common import data_dir, import_torchvision, median_times
 from minitorch_vision.detection import nms as nms_module
 from minitorch_vision.detection.nms import nms, nms_reference, non_max_suppression
 
@@ -26,18 +24,6 @@ def random_boxes(n, seed=0):
     xy = torch.rand(n, 2, generator=g) * 640
     wh = 10 + torch.rand(n, 2, generator=g) * 110
     return torch.cat([xy, (xy + wh).clamp(max=640)], 1), torch.rand(n, generator=g)
-
-
-def median_times(fns, repeat):
-    times = [[] for _ in fns]
-    for f in fns:
-        f()  # warm-up
-    for _ in range(repeat):
-        for k, f in enumerate(fns):
-            t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    return [statistics.median(t) for t in times]
 
 
 def main():

@@ -10,26 +10,12 @@ background load hits both alike.
 """
 import argparse
 import copy
-import statistics
-import time
 
 import torch
 
-from _common import data_dir
+from _common import data_dir, median_times
 from minitorch_vision.models.yolov5 import yolov5
 from minitorch_vision.weights import load_yolov5, size_name
-
-
-def median_times(fns, repeat):
-    times = [[] for _ in fns]
-    for f in fns:
-        f()  # warm-up (allocator, oneDNN primitive caches)
-    for _ in range(repeat):
-        for k, f in enumerate(fns):
-            t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    return [statistics.median(t) for t in times]
 
 
 def main():

@@ -16,7 +16,6 @@ Writes runs/03_cnn/{results.json, *.png, tb/, checkpoint.pt}.
 import json
 import sys
 import pathlib
-import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 

@@ -33,7 +33,6 @@ import copy
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from .detection.boxes import xywh_to_xyxy

@@ -149,7 +149,6 @@ from dataclasses import dataclass  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from .errors import MTVError  # noqa: E402
 from .models.yolov5 import SIZES, YOLOv5, YOLOv5Config, map_official_state_dict  # noqa: E402
 
 YOLOV5_URL = "https://github.com/ultralytics/yolov5/releases/download/{tag}/yolov5{size}.pt"

@@ -7,7 +7,9 @@ e.g. ``fashion-mnist/train-images-idx3-ubyte.gz`` or ``weights/yolov5n.pt``.
 import os
 from pathlib import Path
 
-from ..errors import DataUnavailable  # noqa: F401  (re-exported: callers import it from here)
+from ..errors import DataUnavailable
+
+__all__ = ["ENV_VAR", "DataUnavailable", "data_dir"]  # DataUnavailable re-exported for callers
 
 ENV_VAR = "MTV_DATA_DIR"
 
