@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import distributed
+from .atomic import atomic_path
 from .data.paths import data_dir as resolve_data_dir
 from .errors import MTVError
 
@@ -151,10 +152,8 @@ def setup(args, lesson):
 
 
 def write_json_atomic(path, obj):
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
 
 
 def _jsonable(o):

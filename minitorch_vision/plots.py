@@ -1,6 +1,5 @@
 """Matplotlib figures, one function per kind of figure. The Agg backend draws to files, so the
 lessons run on machines with no screen. Every figure is saved atomically as PNG by ``save``."""
-import os
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import distributed  # noqa: E402
+from .atomic import atomic_path  # noqa: E402
 
 
 def save(fig, path, dpi=110):
@@ -20,11 +20,9 @@ def save(fig, path, dpi=110):
     if not distributed.is_main():
         plt.close(fig)
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

@@ -17,12 +17,13 @@ Run:  python -m minitorch_vision.report runs/all
 import base64
 import html
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from .atomic import atomic_path
 
 LESSONS = ["01_representation", "02_mlp", "03_cnn", "04_transfer", "05_detection", "06_interpretability"]
 TITLES = {
@@ -170,9 +171,8 @@ def figures(lesson):
 
 # ------------------------------------------------------------------------------------- writing
 def _write_atomic(path, text):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def render_markdown(lessons, out):

@@ -4,13 +4,12 @@ What it adds to the bare loop (``for x, y in batches: loss.backward(); opt.step(
 bookkeeping, and ``benchmarks/train_overhead.py`` shows that it costs almost nothing:
   * a tqdm progress bar (silent when stdout is not a terminal),
   * TensorBoard scalars per epoch under ``<out>/tb/``,
-  * a checkpoint per epoch written atomically (``.tmp`` then ``os.replace``), and ``resume``,
+  * a checkpoint per epoch written atomically (complete or absent, never half-written), ``resume``,
   * a clear stop when the loss turns NaN/inf, instead of training on garbage.
 Determinism: batches are shuffled with seed ``seed + epoch`` and the RNG state is checkpointed,
 so an interrupted-and-resumed run ends with the same weights as an uninterrupted one.
 """
 import contextlib
-import os
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import distributed
+from .atomic import atomic_path
 from .errors import MTVError
 
 CHECKPOINT = "checkpoint.pt"
@@ -83,14 +83,9 @@ def predict(model, x, batch_size=512, device="cpu"):
 
 
 def save_atomic(obj, path):
-    """``torch.save`` to ``path.tmp`` then rename: a crash never leaves a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    """``torch.save`` through :func:`~minitorch_vision.atomic.atomic_path`: complete or absent."""
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entropy,

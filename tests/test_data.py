@@ -1,7 +1,9 @@
 """IDX parser, FashionMNIST loading, the atomic downloader (through a local http.server), batching."""
 import gzip
 import hashlib
+import http.server
 import struct
+import threading
 
 import pytest
 import torch
@@ -71,7 +73,7 @@ def test_fetch_good_corrupt_and_offline(tmp_path):
         fetch(dead_url() + "good.bin", dest_dir / "new.bin", md5=md5)
     msg = str(e.value)
     assert "new.bin" in msg and str(dest_dir.resolve()) in msg and "\n" not in msg
-    assert not (dest_dir / "new.bin").exists() and not (dest_dir / "new.bin.part").exists()
+    assert sorted(p.name for p in dest_dir.iterdir()) == ["good.bin", "mirror.bin"]  # no partial file
 
 
 def test_fashion_mnist_download_through_local_mirror(tmp_path, monkeypatch):
@@ -94,7 +96,7 @@ def test_fashion_mnist_download_through_local_mirror(tmp_path, monkeypatch):
     with pytest.raises(DataUnavailable) as e:
         fm.load_fashion_mnist(tmp_path / "empty")
     assert "train-images-idx3-ubyte.gz" in str(e.value) and "fashion-mnist" in str(e.value)
-    assert not any((tmp_path / "empty").rglob("*.part"))
+    assert not [p for p in (tmp_path / "empty").rglob("*") if p.is_file()]  # not even a temporary file
 
 
 def test_real_fashion_mnist(data_dir):
@@ -120,3 +122,31 @@ def test_batches_seeded_shuffle_and_shards():
     union = torch.cat(got)
     assert len(union) == len(set(union.tolist())) == 102       # no overlap, equal shards
     assert all(len(g) == 34 for g in got)
+
+
+class _CutOff(http.server.BaseHTTPRequestHandler):
+    """Promises 100 kB, sends 1 kB, hangs up: a connection that drops mid-download."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        self.wfile.write(b"x" * 1000)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *a):
+        pass
+
+
+def test_fetch_connection_cut_mid_download(tmp_path):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutOff)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(DataUnavailable) as e:
+            fetch(f"http://127.0.0.1:{httpd.server_address[1]}/f.bin", tmp_path / "f.bin")  # no checksum to catch it
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert "f.bin" in str(e.value) and "closed after 1000 of 100000 bytes" in str(e.value) and "\n" not in str(e.value)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written

@@ -1,18 +1,20 @@
 """The only module that touches the network.
 
 ``fetch`` downloads a file from one of its official URLs into the data folder, checks its
-published checksum, and only then moves it into place (download to ``<name>.part``, verify,
-``os.replace``): an interrupted or corrupt download never leaves a half-written file behind.
+published checksum, and only then moves it into place (download to a temporary name, verify,
+``os.replace``; see :mod:`minitorch_vision.atomic`): an interrupted, truncated or corrupt download
+never leaves a half-written file behind.
 Offline, it raises :class:`DataUnavailable` whose one-line message says which file to put where.
 """
 import hashlib
-import os
+import http.client
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_path
 from ..errors import DataUnavailable
 
 _CHUNK = 1 << 20
@@ -41,14 +43,17 @@ def verify(path, md5=None, sha256=None):
     return algo is None or file_digest(path, algo) == want
 
 
-def _download(url, tmp, timeout):
+def _download(url, tmp, timeout, name):
     with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
         total = int(r.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {tmp.name[:-5]}",
-                  leave=False, disable=None) as bar:
+        got = 0
+        with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {name}", leave=False, disable=None) as bar:
             for block in iter(lambda: r.read(_CHUNK), b""):
                 f.write(block)
+                got += len(block)
                 bar.update(len(block))
+    if total is not None and got != total:  # the server hung up early: catch it even without a checksum
+        raise ConnectionError(f"connection closed after {got} of {total} bytes")
 
 
 def fetch(urls, dest, *, md5=None, sha256=None, allow_download=True, timeout=30):
@@ -79,23 +84,16 @@ def fetch(urls, dest, *, md5=None, sha256=None, allow_download=True, timeout=30)
         dest.unlink()  # corrupt or truncated: fetch it again
     if not allow_download:
         raise DataUnavailable(f"missing {dest}: download {urls[0]} and put it in {dest.parent}/")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
     errors = []
     for url in urls:
         try:
-            _download(url, tmp, timeout)
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            errors.append(f"{url}: {getattr(e, 'reason', e)}")
-            tmp.unlink(missing_ok=True)
-            continue
-        except BaseException:  # Ctrl-C mid-download: leave nothing half-written
-            tmp.unlink(missing_ok=True)
-            raise
-        if algo is not None and (got := file_digest(tmp, algo)) != want:
-            tmp.unlink(missing_ok=True)
-            raise DataUnavailable(f"downloaded {dest.name} from {url} has {algo} {got}, expected {want}; file removed")
-        os.replace(tmp, dest)
-        return dest
-    raise DataUnavailable(f"cannot download {dest.name} (offline?): put the file from {urls[0]} "
+            with atomic_path(dest) as tmp:  # moved into place only when complete and verified
+                _download(url, tmp, timeout, dest.name)
+                if algo is not None and (got := file_digest(tmp, algo)) != want:
+                    raise DataUnavailable(f"downloaded {dest.name} from {url} has {algo} {got}, expected {want}; "
+                                          f"file removed")
+            return dest
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
+            errors.append(f"{getattr(e, 'reason', e) or type(e).__name__}")  # unreachable, refused, cut off
+    raise DataUnavailable(f"cannot download {dest.name} ({errors[-1]}): put the file from {urls[0]} "
                           f"into {dest.parent.resolve()}/ (tried {len(urls)} URL(s))")
