@@ -114,7 +114,7 @@ def test_safe_extract_refuses_members_escaping_the_folder(tmp_path, member):
     assert "\n" not in str(e.value)
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "inner" / "evil.txt").exists()
     assert not (dest / "cifar-10-batches-py").exists()  # nothing extracted at all: checked before writing
-    assert not list((tmp_path / "inner").glob("*.extracting"))
+    assert [p.name for p in (tmp_path / "inner").iterdir()] == ["data"]  # no temporary folder left
 
 
 def _write_folder(root, split, per_class, size=32, suffixes=(".png", ".jpg")):
@@ -198,3 +198,9 @@ def test_mini_dataset_with_a_separate_test_pool():
     assert torch.bincount(m.y_train).tolist() == [7, 7] and torch.bincount(m.y_test).tolist() == [8, 8]
     assert (m.x_test[:, 1] == 255).all() and (m.x_train[:, 1] == 0).all()
     assert torch.equal(yt[m.test_index], torch.tensor([0] * 8 + [2] * 8))
+
+
+def test_unknown_class_is_one_line():
+    x, y = torch.zeros(20, 3, 4, 4, dtype=torch.uint8), torch.arange(20) % 2
+    with pytest.raises(DataUnavailable, match="unknown class 'foo'; choose from cat, dog"):
+        cifar10.mini_dataset(x, y, ["cat", "dog"], ["cat", "foo"], k=2)

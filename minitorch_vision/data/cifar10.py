@@ -92,7 +92,7 @@ def safe_extract(archive, dest):
     Raises DataUnavailable naming the offending member.
     """
     dest = Path(dest).resolve()
-    tmp = dest.with_name(dest.name + ".extracting")
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.extracting")  # per process: torchrun ranks never share it
     try:
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()
@@ -111,21 +111,17 @@ def safe_extract(archive, dest):
                         while block := src.read(1 << 20):
                             out.write(block)
                 # links are not needed by any dataset here: skipped after the safety check
+        dest.mkdir(parents=True, exist_ok=True)
+        for child in tmp.iterdir():  # each top-level entry replaced whole, so none is half-extracted
+            target = dest / child.name
+            if target.exists():
+                _rmtree(target) if target.is_dir() else target.unlink()
+            os.replace(child, target)
     except (tarfile.TarError, OSError, EOFError) as e:
-        if tmp.exists():
-            _rmtree(tmp)
         raise DataUnavailable(f"cannot extract {archive}: {e}; delete it and download it again") from None
-    except DataUnavailable:
+    finally:  # success, a refused member, a bad archive or Ctrl-C: the temporary folder goes
         if tmp.exists():
             _rmtree(tmp)
-        raise
-    dest.mkdir(parents=True, exist_ok=True)
-    for child in tmp.iterdir():
-        target = dest / child.name
-        if target.exists():
-            _rmtree(target) if target.is_dir() else target.unlink()
-        os.replace(child, target)
-    tmp.rmdir()
     return dest
 
 
@@ -222,6 +218,9 @@ def mini_dataset(x, y, class_names, classes, k, seed=0, test=None, test_per_clas
     the test set does not depend on k, so runs with different k are compared on the same test images.
     Raises DataUnavailable when a class has too few images.
     """
+    unknown = [c for c in classes if isinstance(c, str) and c not in class_names]
+    if unknown:
+        raise DataUnavailable(f"unknown class {', '.join(map(repr, unknown))}; choose from {', '.join(class_names)}")
     ids = [class_names.index(c) if isinstance(c, str) else int(c) for c in classes]
     names = [class_names[i] for i in ids]
     g = torch.Generator().manual_seed(seed)
