@@ -62,14 +62,17 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     Args:
         x: (N, C, H, W). ``stride`` defaults to ``kernel_size``.
     Returns:
-        (N, C, H_out, W_out). Gradient flows to the arg-max of each window.
+        (N, C, H_out, W_out). The gradient flows to the arg-max of each window (the first one
+        when several values tie).
     """
     stride = kernel_size if stride is None else stride
     N, C = x.shape[:2]
     cols, (oh, ow) = im2col(x, kernel_size, stride, padding, pad_value=float("-inf"))
     kh, kw = _pair(kernel_size)
     cols = cols.view(N, C, kh * kw, oh * ow)
-    return cols.amax(dim=2).view(N, C, oh, ow)
+    # .max(dim) (not .amax) sends the gradient to one arg-max per window, the first in scan
+    # order, as PyTorch's pooling does; .amax would split it between tied values.
+    return cols.max(dim=2).values.view(N, C, oh, ow)
 
 
 def dropout(x, p=0.5, training=True, generator=None):

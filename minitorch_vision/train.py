@@ -128,6 +128,10 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         if sched is not None and ck.get("sched") is not None:
             sched.load_state_dict(ck["sched"])
         torch.set_rng_state(ck["rng"].cpu())
+        if ck.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ck["cuda_rng"])  # dropout masks on the GPU
+        if scaler is not None and ck.get("scaler") is not None:
+            scaler.load_state_dict(ck["scaler"])
         history, start = ck["history"], ck["epoch"]
         if is_main:
             print(f"resumed from {ckpt_path} after epoch {start}")
@@ -196,7 +200,9 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
                 if ckpt_path is not None and checkpoint:
                     save_atomic({"model": plain.state_dict(), "opt": opt.state_dict(),
                                  "sched": sched.state_dict() if sched is not None else None,
-                                 "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state()},
+                                 "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state(),
+                                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                                 "scaler": scaler.state_dict() if scaler is not None else None},
                                 ckpt_path)
                 if verbose:
                     print(format_record(rec))

@@ -59,6 +59,15 @@ def test_max_pool2d_gradcheck_and_grad_equal():
     assert torch.equal(ga, gr)
 
 
+@pytest.mark.parametrize("k,s,p", [(2, None, 0), (3, 2, 1)])
+def test_max_pool2d_ties_route_the_gradient_like_torch(k, s, p):
+    x = torch.tensor([[1.0, 1.0, 0.0, 2.0], [1.0, 1.0, 2.0, 2.0], [0.0, 0.0, 0.0, 0.0], [3.0, 3.0, 3.0, 3.0]],
+                     dtype=torch.float64).view(1, 1, 4, 4).requires_grad_(True)
+    ga, = torch.autograd.grad(ops.max_pool2d(x, k, s, p).sum(), x)
+    gr, = torch.autograd.grad(F.max_pool2d(x, k, s, p).sum(), x)
+    assert torch.equal(ga, gr)
+
+
 def test_dropout_statistics_and_modes():
     x = torch.ones(200_000, dtype=torch.float64)
     y = ops.dropout(x, 0.3, generator=torch.Generator().manual_seed(0))
