@@ -60,7 +60,7 @@ def lesson_command(name, script, args, out, data):
 
 
 def failure_reason(stderr, returncode):
-    """The last ``error: ...`` line (what ``main_guard`` prints), else the last line, else the code."""
+    """The last ``error: ...`` line (what a lesson prints for a user-fixable problem), else the last line, else the code."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith("error:")]
     if errors:

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from _common import best_of, data_dir, import_torchvision
-from minitorch_vision.data.fashion_mnist import load_fashion_mnist, to_float
+from minitorch_vision.data.fashion_mnist import load_fashion_mnist, standardize
 from minitorch_vision.data.loader import Batches
 
 MEAN, STD = 0.2860, 0.3530
@@ -51,7 +51,7 @@ def main():
     tv = import_torchvision()
 
     def in_memory():
-        for xb, yb in Batches(x, y, a.batch_size, shuffle=True, transform=to_float):
+        for xb, yb in Batches(x, y, a.batch_size, shuffle=True, transform=standardize):
             pass
 
     def per_sample():
@@ -59,7 +59,7 @@ def main():
             pass
 
     # the same numbers come out of both
-    xb_mem = to_float(x[:4])
+    xb_mem = standardize(x[:4])
     xb_ps = torch.stack([PerSample(x[:4], y[:4], tv)[i][0] for i in range(4)])
     assert torch.allclose(xb_mem, xb_ps, atol=1e-5), "the two pipelines disagree"
     t_mem = best_of(in_memory, a.repeat)

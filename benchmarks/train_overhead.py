@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from _common import data_dir
-from minitorch_vision.data.fashion_mnist import load_fashion_mnist, to_float
+from minitorch_vision.data.fashion_mnist import load_fashion_mnist, standardize
 from minitorch_vision.data.loader import Batches
 from minitorch_vision.models.cnn import CNN, CNNConfig
 from minitorch_vision.train import fit
@@ -44,7 +44,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     d = load_fashion_mnist(data_dir(a.data_dir), allow_download=False)
-    x = to_float(d["train_x"][: a.images]).contiguous(memory_format=torch.channels_last)
+    x = standardize(d["train_x"][: a.images]).contiguous(memory_format=torch.channels_last)
     y = d["train_y"][: a.images]
     torch.manual_seed(0)
     init = CNN(CNNConfig()).to(memory_format=torch.channels_last)

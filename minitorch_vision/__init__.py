@@ -1,7 +1,8 @@
 """minitorch-vision: a from-scratch, plain-PyTorch course in computer vision.
 
-Layers (imports only go downward):
-    data, ops -> models -> detection, weights -> train, diagnostics, gradcam -> plots, report, cli
+Layers (imports only go downward; ``errors`` and ``atomic`` are used by every layer):
+    data, ops -> models -> detection, weights -> distributed, train, transfer, diagnostics, gradcam
+    -> plots, report, cli -> lessons/, run_all.py
 """
 
 __version__ = "0.1.0"

@@ -9,7 +9,7 @@ A lesson looks like::
 
 ``lesson_args`` installs an exception hook that turns a :class:`MTVError` (missing data, a corrupt
 file, weights that do not fit) into one line on stderr and exit status 2, never a traceback, so a
-lesson can be plain top-level ``# %%`` cells; ``main_guard(main)`` does the same for a ``main()``.
+lesson can be plain top-level ``# %%`` cells.
 """
 import argparse
 import json
@@ -172,15 +172,3 @@ def write_results(out, results):
         return
     write_json_atomic(Path(out) / "results.json", results)
     print(f"wrote {Path(out) / 'results.json'}")
-
-
-def main_guard(main):
-    """Run ``main()``; a user-fixable problem becomes ``error: <one line>`` and exit status 2."""
-    try:
-        main()
-    except MTVError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)

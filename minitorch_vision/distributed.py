@@ -34,10 +34,6 @@ def is_main():
     return not dist.is_initialized() or dist.get_rank() == 0
 
 
-def world_size():
-    return dist.get_world_size() if dist.is_initialized() else 1
-
-
 def all_reduce_sum(*tensors):
     """Sum each tensor over all ranks, in place (no-op in a single process)."""
     if dist.is_initialized() and dist.get_world_size() > 1:

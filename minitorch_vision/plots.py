@@ -159,7 +159,7 @@ def kernel_study(rows, path=None):
 
 
 # =============================================================================================
-# Grad-CAM figures (issue 5: lesson 06). Heatmaps are (H, W) arrays in [0, 1] from
+# Grad-CAM figures (lesson 06). Heatmaps are (H, W) arrays in [0, 1] from
 # minitorch_vision.gradcam; images are uint8 or [0, 1] float, (3, H, W), (1, H, W) or (H, W).
 # =============================================================================================
 def _as_rgb01(image):

@@ -22,9 +22,9 @@ rank, world, device = distributed.init_from_env(torch.device("cpu"))
 if data == "synthetic":
     x, y = torch.randn(600, 1, 28, 28), torch.randint(0, 10, (600,))
 else:
-    from minitorch_vision.data.fashion_mnist import load_fashion_mnist, to_float
+    from minitorch_vision.data.fashion_mnist import load_fashion_mnist, standardize
     d = load_fashion_mnist(data, allow_download=False)
-    x, y = to_float(d["train_x"][:1200]), d["train_y"][:1200]
+    x, y = standardize(d["train_x"][:1200]), d["train_y"][:1200]
 train = Batches(x, y, 64 // world, shuffle=True, seed=3, rank=rank, world_size=world)
 model = CNN(CNNConfig(width=8, hidden=32))
 opt = torch.optim.Adam(model.parameters(), lr=2e-3)

@@ -87,19 +87,19 @@ def test_resnet18_layer4_shapes_and_range():
 
 
 def test_yolov5_backbone_and_neck_shapes_and_range():
-    """Target: the confidence (objectness x class score) of the strongest raw prediction."""
+    """Target: the confidence (objectness x class score) of the strongest decoded prediction."""
     from minitorch_vision.models.yolov5 import yolov5
     torch.manual_seed(0)
     model = yolov5("n").eval()
     x = torch.rand(1, 3, 128, 160)
     with torch.no_grad():
-        raw = model(x)                                  # (1, A, 85) decoded, before NMS
-    row = int((raw[0, :, 4:5] * raw[0, :, 5:]).amax(1).argmax())
-    cls = int(raw[0, row, 5:].argmax())
+        pred = model(x)                                 # (1, A, 85) decoded, before NMS
+    row = int((pred[0, :, 4:5] * pred[0, :, 5:]).amax(1).argmax())
+    cls = int(pred[0, row, 5:].argmax())
     for layer, stride in [("backbone.stage3", 8), ("backbone.sppf", 32), ("neck.out3", 8), ("neck.out5", 32)]:
         res = grad_cam(model, layer, x, [DetectionTarget(row, cls)])
         _check(res, 1, (128, 160), (128 // stride, 160 // stride))
-        assert torch.allclose(res.scores[0], raw[0, row, 4] * raw[0, row, 5 + cls], rtol=1e-4)
+        assert torch.allclose(res.scores[0], pred[0, row, 4] * pred[0, row, 5 + cls], rtol=1e-4)
         assert res.classes is None
 
 
@@ -194,16 +194,16 @@ def test_rank_and_spearman():
 
 # ----------------------------------------------------------------------------- sanity check
 def test_sanity_check_on_a_briefly_trained_cnn(data_dir):
-    from minitorch_vision.data.fashion_mnist import load_fashion_mnist, to_float
+    from minitorch_vision.data.fashion_mnist import load_fashion_mnist, standardize
     from minitorch_vision.data.loader import Batches
     from minitorch_vision.train import evaluate, fit
     need(data_dir, "fashion-mnist", "train-images-idx3-ubyte.gz")
     d = load_fashion_mnist(data_dir, allow_download=False)
     torch.manual_seed(0)
     model = CNN(CNNConfig(conv_blocks=2, width=16, hidden=64))
-    fit(model, Batches(to_float(d["train_x"][:3000]), d["train_y"][:3000], 64, shuffle=True), epochs=1,
+    fit(model, Batches(standardize(d["train_x"][:3000]), d["train_y"][:3000], 64, shuffle=True), epochs=1,
         opt=torch.optim.Adam(model.parameters(), 2e-3), progress=False, tensorboard=False)
-    x, y = to_float(d["test_x"][:24]), d["test_y"][:24]
+    x, y = standardize(d["test_x"][:24]), d["test_y"][:24]
     assert evaluate(model, Batches(x, y, 24))["accuracy"] > 0.5  # it did learn something
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rows = cascading_randomization(model, "features.1", x, stop_at="features.1")

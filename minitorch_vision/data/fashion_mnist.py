@@ -105,7 +105,7 @@ def train_val_split(n, val_size, seed=0):
     return perm[val_size:], perm[:val_size]
 
 
-def to_float(x, mean=0.2860, std=0.3530):
+def standardize(x, mean=0.2860, std=0.3530):
     """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) standardised with the training set's mean/std."""
     return ((x.float() / 255.0 - mean) / std).unsqueeze(1)
 
@@ -127,9 +127,9 @@ def fashion_mnist_splits(root=None, *, val_size=5000, seed=0, quick=False, allow
     if quick:
         tr_idx = tr_idx[:5000]
     return {
-        "train": (to_float(d["train_x"][tr_idx]), d["train_y"][tr_idx]),
-        "val": (to_float(d["train_x"][va_idx]), d["train_y"][va_idx]),
-        "test": (to_float(d["test_x"][:test_n]), d["test_y"][:test_n]),
+        "train": (standardize(d["train_x"][tr_idx]), d["train_y"][tr_idx]),
+        "val": (standardize(d["train_x"][va_idx]), d["train_y"][va_idx]),
+        "test": (standardize(d["test_x"][:test_n]), d["test_y"][:test_n]),
         "test_images": d["test_x"][:test_n],
         "classes": d["classes"],
     }

@@ -15,10 +15,10 @@ class CNNConfig:
     in_channels: int = 1
     num_classes: int = 10
     image_size: int = 28
-    conv_blocks: int = 2        # how many conv -> BN -> ReLU -> pool blocks
+    conv_blocks: int = 2        # how many conv -> pool -> BN -> ReLU blocks
     kernel_size: int = 3        # odd, padded to keep H x W before each pool
     width: int = 32             # channels of the first block; doubled by each next block
-    convs_per_block: int = 1    # conv -> BN -> ReLU repeats inside a block, before its pool
+    convs_per_block: int = 1    # convs inside a block (all but the last followed by BN -> ReLU)
     hidden: int = 128           # width of the hidden linear layer (0: none)
     dropout: float = 0.25
 
@@ -42,8 +42,9 @@ class ConvBlock(nn.Sequential):
 
 
 class CNN(nn.Module):
-    def __init__(self, cfg=CNNConfig()):
+    def __init__(self, cfg=None):
         super().__init__()
+        cfg = cfg or CNNConfig()  # a fresh default: a shared default instance would be one object for all models
         self.cfg = cfg
         blocks, c, size = [], cfg.in_channels, cfg.image_size
         for b in range(cfg.conv_blocks):

@@ -18,8 +18,9 @@ class MLPConfig:
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg=MLPConfig()):
+    def __init__(self, cfg=None):
         super().__init__()
+        cfg = cfg or MLPConfig()  # a fresh default: a shared default instance would be one object for all models
         self.cfg = cfg
         layers, width = [nn.Flatten()], cfg.in_features  # (N, 1, 28, 28) -> (N, 784)
         for h in cfg.hidden:
