@@ -19,10 +19,11 @@ Run:  python lessons/04_transfer.py --data-dir ../shared/data [--weights PATH|ra
 Writes runs/04_transfer/{results.json, top5.png, transfer.png, tb/}.
 """
 # %% Set-up: flags, seed, threads, device, output folder, input resolution
+import argparse
 import sys
 import pathlib
-import copy
 import time
+from dataclasses import asdict
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -38,6 +39,16 @@ from minitorch_vision.transfer import Recipe, compare, format_table, train_one  
 from minitorch_vision.weights import load_resnet18  # noqa: E402
 
 
+# The lesson's own size flags: (default, default with --quick). A flag given on the command line keeps
+# its value, --quick or not; SUPPRESS leaves it out of `args` when not given, so we can tell.
+SIZES = {"shots": ("5,10,50", "5,10"), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
+
+
+def _default(name):
+    full, quick = SIZES[name]
+    return f" (default: {full}; {quick} with --quick)"
+
+
 def extra_flags(p):
     p.add_argument("--weights", default=None,
                    help="ResNet-18 weights: a .pth path; default <data>/weights/resnet18-f37072fd.pth "
@@ -45,10 +56,14 @@ def extra_flags(p):
     p.add_argument("--size", type=int, default=None,
                    help="input resolution fed to the network (default: 224 with a GPU, 64 on a CPU)")
     p.add_argument("--classes", default="airplane,automobile,bird,cat,deer", help="CIFAR-10 classes, comma-separated")
-    p.add_argument("--shots", default="5,10,50", help="training images per class, comma-separated")
-    p.add_argument("--test-per-class", type=int, default=100, help="held-out test images per class")
-    p.add_argument("--head-steps", type=int, default=300, help="optimizer steps of the head on cached features")
-    p.add_argument("--views", type=int, default=8, help="augmented views cached per image for frozen + augmentation")
+    p.add_argument("--shots", default=argparse.SUPPRESS,
+                   help="training images per class, comma-separated" + _default("shots"))
+    p.add_argument("--test-per-class", type=int, default=argparse.SUPPRESS,
+                   help="held-out test images per class" + _default("test_per_class"))
+    p.add_argument("--head-steps", type=int, default=argparse.SUPPRESS,
+                   help="optimizer steps of the head on cached features" + _default("head_steps"))
+    p.add_argument("--views", type=int, default=argparse.SUPPRESS,
+                   help="augmented views cached per image for frozen + augmentation" + _default("views"))
     p.add_argument("--source", default="auto", choices=["auto", "pickles", "images"],
                    help="CIFAR-10 from the official pickles or from <data>/cifar10-images/<split>/<class>/")
     p.add_argument("--image", default=None, help="photo for part (a) (default: <data>/images/both.png)")
@@ -56,9 +71,10 @@ def extra_flags(p):
 
 # `--epochs` is the number of passes over the LARGEST training set; smaller k get more passes so that
 # every scratch/finetune run takes the same number of optimizer steps.
-args = lesson_args(__doc__, epochs=4, batch_size=32, lr=1e-3, extra=extra_flags)
-if args.quick:
-    args.shots, args.test_per_class, args.epochs, args.head_steps, args.views = "5,10", 20, 3, 150, 4
+args = lesson_args(__doc__, epochs=4, quick_epochs=3, batch_size=32, lr=1e-3, extra=extra_flags)
+for name, (full, quick) in SIZES.items():
+    if not hasattr(args, name):
+        setattr(args, name, quick if args.quick else full)
 ctx = setup(args, "04_transfer")
 t_start = time.perf_counter()
 size = args.size or (224 if ctx.device.type == "cuda" else 64)
@@ -98,25 +114,29 @@ sets = {k: cifar10.mini_dataset(xtr, ytr, names, classes, k, seed=args.seed, tes
 print(f"classes {classes}; k = {shots} per class; {len(sets[shots[0]].y_test)} held-out test images")
 
 # %% (b) Freeze the backbone, put a new 5-way head on it, train only the head
-# model.freeze("fc") turns off gradients for conv1..layer4 and keeps their BatchNorm statistics; the
-# optimizer gets only fc's 512*5+5 numbers. Since the backbone never changes, its 512-vector for each
-# image is computed ONCE (transfer.cached_features) and the head trains on those cached vectors.
+# train_one(..., "frozen") copies the model, calls replace_head(5) and freeze("fc"): gradients off for
+# conv1..layer4 (whose BatchNorm statistics stay ImageNet's); the optimizer gets only fc's 512*5+5
+# numbers. Since the backbone never changes, its 512-vector for each image is computed ONCE
+# (transfer.cached_features) and the head trains on those cached vectors.
 steps = args.epochs * -(-max(shots) * len(classes) // args.batch_size)
 recipe = Recipe(size=size, steps=steps, head_steps=args.head_steps, batch_size=args.batch_size, lr=args.lr,
                 views=args.views, seed=args.seed)
-probe = copy.deepcopy(model)                     # a copy: `compare` below starts from the untouched model
-probe.replace_head(len(classes))
-n_train = sum(p.numel() for p in probe.freeze("fc"))
-print(f"(b) frozen backbone: {n_train:,} trainable of {sum(p.numel() for p in probe.parameters()):,} parameters")
-r = train_one(model, "frozen", sets[max(shots)], recipe, augment=False, device=ctx.device)
-print(f"(b) head on cached features, k={max(shots)}: test accuracy {r.test_accuracy:.1%} "
-      f"after {r.train_seconds:.1f}s ({r.steps} head steps, features computed once)")
+n_head = model.fc.in_features * len(classes) + len(classes)      # the new head: weight (5, 512) + bias (5)
+n_backbone = sum(p.numel() for name, p in model.named_parameters() if not name.startswith("fc."))
+print(f"(b) frozen backbone: {n_head:,} trainable of {n_backbone + n_head:,} parameters")
+test_cache = {}                                  # the test set's features, shared with (c)
+head_run = train_one(model, "frozen", sets[max(shots)], recipe, augment=False, device=ctx.device,
+                     test_cache=test_cache)
+print(f"(b) head on cached features, k={max(shots)}: test accuracy {head_run.test_accuracy:.1%} "
+      f"after {head_run.train_seconds:.1f}s ({head_run.steps} head steps, features computed once)")
 
 # %% (c) Scratch vs frozen vs finetune (layer4 + head), for each k, with and without augmentation
 # (random crop with 4-pixel padding + horizontal flip, applied per batch on the fly). Scratch and
 # finetune get the same number of optimizer steps; fewer images means more passes over them.
 print(f"(c) {recipe}")
-runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb", amp=ctx.amp)
+# (b)'s run is one of these (frozen, k=max, no augmentation): `done` reuses it instead of training it twice.
+runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb", amp=ctx.amp, done=[head_run],
+               test_cache=test_cache)
 print(format_table(runs))
 plots.transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"
                           if len(classes) == 5 else f"{len(classes)}-way CIFAR-10 ({kind} weights)",
@@ -127,6 +147,7 @@ if kind == "random":
 
 # %% Results
 write_results(ctx.out, {"weights": kind, "classes": classes, "size": size, "top5": top,
+                        "epochs": args.epochs, "recipe": asdict(recipe),
                         "runs": [{k: r[k] for k in ("mode", "shots", "augment", "test_accuracy", "train_seconds")}
                                  for r in runs],
                         "seconds": time.perf_counter() - t_start})

@@ -22,7 +22,7 @@ import torch.nn as nn
 from .data.loader import Batches
 from .data.transforms import Augment
 from .models.resnet import forward_from, forward_until, resnet18
-from .train import evaluate, fit
+from .train import evaluate, fit, one_cycle
 
 MODES = ("scratch", "frozen", "finetune")
 
@@ -87,9 +87,9 @@ def to_layer3(model, xb):
 
 
 def _adamw_1cycle(params, lr, wd, epochs, steps_per_epoch):
+    """AdamW (decoupled weight decay, Loshchilov & Hutter 2019) with ``train.one_cycle``'s schedule."""
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(1, epochs * steps_per_epoch))
-    return opt, sched
+    return opt, one_cycle(opt, lr, epochs, steps_per_epoch)
 
 
 def _epochs_for(n, batch_size, steps):
@@ -169,19 +169,27 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
 
 
 def compare(base, datasets, recipe, modes=MODES, augments=(False, True), device="cpu", out=None, log=print,
-            amp=False):
-    """Every (mode, shots, augment) run for each ``{shots: MiniDataset}``; returns a list of dicts."""
-    runs, test_cache = [], {}
+            amp=False, done=(), test_cache=None):
+    """Every (mode, shots, augment) run for each ``{shots: MiniDataset}``; returns a list of dicts.
+
+    ``done``: :class:`RunResult` s already trained with the same ``base`` and ``recipe`` (e.g. a lesson's
+    first frozen run); they are reused instead of trained again (``train_one`` is seeded, so a rerun
+    would give the same numbers). ``test_cache``: the dict those runs were given, to reuse their test
+    features too.
+    """
+    runs, test_cache = [], {} if test_cache is None else test_cache
+    reuse = {(r.mode, r.shots, r.augment): r for r in done}
     for shots, data in datasets.items():
         for augment in augments:
             for mode in modes:
                 name = f"{mode}_k{shots}_{'aug' if augment else 'noaug'}"
-                res = train_one(base, mode, data, recipe, augment, device,
-                                out=None if out is None else out / name, test_cache=test_cache, log=False, amp=amp)
+                res = reuse.get((mode, shots, augment)) or train_one(
+                    base, mode, data, recipe, augment, device, out=None if out is None else out / name,
+                    test_cache=test_cache, log=False, amp=amp)
                 runs.append(asdict(res))
                 if log:
                     log(f"  {name:<22} test accuracy {res.test_accuracy:6.1%}   {res.train_seconds:6.1f}s "
-                        f"({res.steps} steps)")
+                        f"({res.steps} steps{', trained earlier' if (mode, shots, augment) in reuse else ''})")
     return runs
 
 
