@@ -23,7 +23,7 @@ Usage::
         res = cam(x)                              # target: the top-1 class of each image
         res = cam(x, [ClassTarget(243)])          # or any callable on one image's output
     res.heatmap   # (N, H, W) in [0, 1], the input's size
-    res.lowres    # (N, h, w) the raw ReLU'd CAM at the layer's resolution
+    res.lowres    # (N, h, w) the ReLU'd CAM at the layer's resolution, before resizing
 
 The sanity check of Adebayo et al. 2018 ("Sanity Checks for Saliency Maps", arXiv:1810.03292)
 is :func:`cascading_randomization`: re-initialise the layers from the head down; a map that
@@ -55,10 +55,10 @@ class ClassTarget:
 
 
 class DetectionTarget:
-    """Confidence of one detection in a YOLO-style raw output of one image, (A, 5 + classes)
-    with columns ``cx, cy, w, h, objectness, class scores...`` (already sigmoid'ed): the score NMS
-    ranks by, ``objectness * class score``. ``row`` is the detection's row in that raw output
-    (before NMS), ``cls`` its class."""
+    """Confidence of one detection in a YOLO-style decoded output ``pred`` of one image,
+    (A, 5 + classes) with columns ``cx, cy, w, h, objectness, class scores...`` (already sigmoid'ed,
+    what an eval-mode YOLOv5 returns): the score NMS ranks by, ``objectness * class score``.
+    ``row`` is the detection's row in ``pred`` (before NMS), ``cls`` its class."""
 
     def __init__(self, row, cls):
         self.row, self.cls = int(row), int(cls)
@@ -70,11 +70,12 @@ class DetectionTarget:
         return f"DetectionTarget(row={self.row}, cls={self.cls})"
 
 
-def detection_row(raw, det):
-    """Row of one image's raw predictions ``raw`` (A, 5 + nc) that NMS kept as ``det`` (x1, y1, x2, y2,
-    conf, cls): the row with the same box and the same score (NMS copies both), for :class:`DetectionTarget`."""
+def detection_row(pred, det):
+    """Row of one image's decoded predictions ``pred`` (A, 5 + nc), before NMS, that NMS kept as ``det``
+    (x1, y1, x2, y2, conf, cls): the row with the same box and the same score (NMS copies both), for
+    :class:`DetectionTarget`."""
     c = int(det[5])
-    err = (xywh_to_xyxy(raw[:, :4]) - det[:4]).abs().sum(1) + (raw[:, 4] * raw[:, 5 + c] - det[4]).abs()
+    err = (xywh_to_xyxy(pred[:, :4]) - det[:4]).abs().sum(1) + (pred[:, 4] * pred[:, 5 + c] - det[4]).abs()
     return int(err.argmin())
 
 
@@ -94,7 +95,7 @@ def normalize_cam(lowres, size):
 class CAMResult:
     """What one Grad-CAM call computed (all detached, on the model's device).
 
-    heatmap (N, H, W) in [0, 1]; lowres (N, h, w) >= 0, the raw ReLU(sum_k alpha_k A_k);
+    heatmap (N, H, W) in [0, 1]; lowres (N, h, w) >= 0, the unscaled ReLU(sum_k alpha_k A_k);
     weights (N, K) the alphas; activations, gradients (N, K, h, w) at the layer;
     scores (N,) the target scores; output: the model's output; classes: for class targets the
     class index used per image (else None).
@@ -116,8 +117,9 @@ class GradCAM:
         model: any ``nn.Module``.
         layer: the module (e.g. ``model.layer4``) or its dotted name (``"layer4"``,
             ``"features.2"``); its output must be a tensor (N, K, h, w).
-        output_fn: picks the tensor the targets read from the model's output (e.g. the first
-            element of a detector's ``(predictions, raw)`` tuple); default: the output itself.
+        output_fn: picks the tensor the targets read from the model's output, for a model that
+            returns several things (e.g. ``lambda out: out["logits"]``); default: the output itself
+            (a YOLOv5 in eval mode already returns one tensor, its decoded ``pred`` (N, A, 5 + nc)).
 
     Inside the ``with`` block the model is in eval mode (dropout off, BatchNorm running stats)
     and its parameters do not require grad (so ``backward`` computes no weight gradients and

@@ -2,14 +2,36 @@
 
 ``resolve_weights`` looks, in order: an explicit ``--weights PATH``; the data folder's
 ``weights/<file name>``; else the official URL, downloaded into ``<data>/weights/`` and checked
-against its published sha256 (see :mod:`minitorch_vision.data.download`). Offline, the error
-says which file to put where (exit status 2 through the lesson's ``main_guard``).
+against its published sha256 (see :mod:`minitorch_vision.data.download`); a file with no known
+sha256 is downloaded with a printed warning. Offline, the error says which file to put where
+(exit status 2 through the lesson's ``main_guard``).
+
+Then the small loaders built on it: ResNet-18 (torchvision's state dict), YOLOv5 (the file readers
+live in :mod:`minitorch_vision.yolov5_checkpoint`, re-exported here) and lesson 03's CNN checkpoint.
 """
 from pathlib import Path
 
-from .data.download import fetch, verify
+import torch
+
+from .data.download import fetch, file_digest, verify
 from .data.paths import data_dir as resolve_data_dir
 from .errors import DataUnavailable, MTVError
+from .models.cnn import CNN, config_from_state_dict
+from .models.resnet import resnet18
+from .models.yolov5 import SIZES, size_name
+from .yolov5_checkpoint import (CheckpointRefused, YOLOv5Checkpoint, load_yolov5, read_yolov5_checkpoint,
+                                save_yolov5, yolov5_from_checkpoint)
+
+__all__ = [
+    "resolve_weights",
+    "RESNET18_FILE", "RESNET18_URL", "RESNET18_SHA256", "RANDOM_WARNING", "load_state_dict_file", "check_fits",
+    "load_resnet18",
+    "YOLOV5_URL", "YOLOV5_DEFAULT_TAG", "YOLOV5_SHA256", "yolov5_weights",
+    # re-exported so one import serves a lesson (defined in models.yolov5 and yolov5_checkpoint)
+    "size_name", "CheckpointRefused", "YOLOv5Checkpoint", "load_yolov5", "read_yolov5_checkpoint", "save_yolov5",
+    "yolov5_from_checkpoint",
+    "load_cnn_checkpoint",
+]
 
 
 def resolve_weights(arg, filename, url, sha256=None, data_dir=None, allow_download=True):
@@ -34,13 +56,18 @@ def resolve_weights(arg, filename, url, sha256=None, data_dir=None, allow_downlo
     if dest.is_file() and sha256 and not verify(dest, sha256=sha256):
         if not allow_download:
             raise DataUnavailable(f"{dest} does not have the published sha256 {sha256[:12]}...: delete it and download {url}")
+    unverified_download = sha256 is None and not dest.exists()
     try:
-        return fetch(url, dest, sha256=sha256, allow_download=allow_download)
+        path = fetch(url, dest, sha256=sha256, allow_download=allow_download)
     except DataUnavailable as e:
         if dest.exists() or "sha256" in str(e):
             raise
         raise DataUnavailable(f"weights {filename} not found and cannot be downloaded: "
                               f"download {url} and put it at {dest.resolve()} (or pass --weights PATH)") from None
+    if unverified_download:  # never a silent unverified download: say so, with the digest we got
+        print(f"WARNING: downloaded {url} to {path} WITHOUT checksum verification (no published sha256); "
+              f"its sha256 is {file_digest(path, 'sha256')}")
+    return path
 
 
 # ---- ResNet-18 (torchvision's ImageNet weights) -----------------------------------------------------
@@ -61,8 +88,6 @@ def load_state_dict_file(path):
     ``weights_only=True`` refuses pickles that would run code: a published weights file needs only
     tensors. A checkpoint that wraps the weights (``{"state_dict": ...}`` or ``{"model": ...}``) is unwrapped.
     """
-    import torch
-
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError, RuntimeError (not a zip), EOFError (truncated), ...
@@ -108,8 +133,6 @@ def load_resnet18(arg=None, data_dir=None, allow_download=True, num_classes=None
         DataUnavailable (offline / missing / corrupt file) or MTVError (weights that do not fit),
         each a single line; the lesson's ``main_guard`` exits with status 2.
     """
-    from .models.resnet import resnet18
-
     model = resnet18()
     if arg == "random":
         if verbose:
@@ -128,223 +151,18 @@ def load_resnet18(arg=None, data_dir=None, allow_download=True, num_classes=None
     return model.eval(), kind
 
 
-# ==================================================================================================
-# YOLOv5: the official checkpoints (pickled model objects) read by a restricted unpickler, and the
-# project's own plain state-dict format.
-#
-# An official ``yolov5*.pt`` is ``torch.save({"model": <models.yolo.Model object>, ...})``: unpickling it
-# normally imports the yolov5 code and can run any callable the file names (a pickle is a program).
-# ``_RestrictedUnpickler`` resolves only the globals in ``_YOLOV5_ALLOWED`` (tensor rebuilding, a few
-# containers, the torch.nn layer classes such a file names) and replaces the ``models.*`` classes with
-# inert stand-ins that only keep their attributes. Anything else (``os.system``, ``builtins.eval``,
-# ``subprocess.Popen``...) is refused before it can be called. We then read the state dict, class names,
-# strides and anchors out of the stand-ins and load them into our own hand-written ``YOLOv5``.
-import collections  # noqa: E402
-import os  # noqa: E402
-import pickle  # noqa: E402
-import types  # noqa: E402
-import zipfile  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-
-from .models.yolov5 import SIZES, YOLOv5, YOLOv5Config, map_official_state_dict  # noqa: E402
-
+# ---- YOLOv5 (Ultralytics release checkpoints) ----------------------------------------------------------
+# Reading the files (a restricted unpickler for the official pickles, our own plain format) is
+# :mod:`minitorch_vision.yolov5_checkpoint`; its loaders are re-exported here so one import serves a lesson.
 YOLOV5_URL = "https://github.com/ultralytics/yolov5/releases/download/{tag}/yolov5{size}.pt"
 YOLOV5_DEFAULT_TAG = "v7.0"
-# Published sha256 per (release, size) where known. The v6.1 yolov5n.pt digest is the one verified in
-# shared/data/SOURCES.md; no published digest of the v7.0 assets was found, so those are not checked.
+# Known sha256 per (release, size). Ultralytics publishes no digests for its release assets, so the one
+# entry is measured: the yolov5n.pt that the ultralytics/yolov5 repository itself committed (commit
+# 981548a, 2022-07-29; 4,062,133 bytes, a v6.x checkpoint dated 2022-02-08 inside, taken as the v6.1
+# release file), byte-identical to an independent copy elsewhere on GitHub; the course's reference
+# outputs were made with it.
+# The v7.0 files have no known digest: their download is not verified and resolve_weights says so.
 YOLOV5_SHA256 = {("v6.1", "n"): "4f180cf23ba0717ada0badd6c685026d73d48f184d00fc159c2641284b2ac0a3"}
-
-_YOLOV5_ALLOWED = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("builtins", "set"): set, ("__builtin__", "set"): set,
-    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
-    ("torch", "Size"): torch.Size,
-    # the layer classes official YOLOv5 checkpoints name (their __setstate__ only fills attributes)
-    ("torch.nn.modules.conv", "Conv2d"): nn.Conv2d,
-    ("torch.nn.modules.batchnorm", "BatchNorm2d"): nn.BatchNorm2d,
-    ("torch.nn.modules.activation", "SiLU"): nn.SiLU,
-    ("torch.nn.modules.activation", "LeakyReLU"): nn.LeakyReLU,
-    ("torch.nn.modules.activation", "Hardswish"): nn.Hardswish,
-    ("torch.nn.modules.linear", "Identity"): nn.Identity,
-    ("torch.nn.modules.pooling", "MaxPool2d"): nn.MaxPool2d,
-    ("torch.nn.modules.upsampling", "Upsample"): nn.Upsample,
-    ("torch.nn.modules.container", "Sequential"): nn.Sequential,
-    ("torch.nn.modules.container", "ModuleList"): nn.ModuleList,
-}
-# yolov5 repository classes replaced by stand-ins (v6.x/v7.0 names; DetectionModel is v7.0's Model)
-_YOLOV5_STANDINS = {
-    "models.yolo": {"Model", "DetectionModel", "Detect"},
-    "models.common": {"Conv", "C3", "Bottleneck", "SPPF", "SPP", "Focus", "Concat"},
-}
-
-
-class _StandIn:
-    """Takes the place of a ``models.*`` class: it runs no code, it only keeps the pickled attributes."""
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-
-
-_standin_classes = {}
-
-
-class CheckpointRefused(DataUnavailable):
-    """A checkpoint whose pickle names a global outside the allow-list."""
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _YOLOV5_ALLOWED:
-            return _YOLOV5_ALLOWED[(module, name)]
-        if name in _YOLOV5_STANDINS.get(module, ()):
-            key = f"{module}.{name}"
-            if key not in _standin_classes:
-                _standin_classes[key] = type(name, (_StandIn,), {"__module__": "standin." + module})
-            return _standin_classes[key]
-        raise CheckpointRefused(f"refused to load: the pickle asks for {module}.{name}, which is not on the "
-                                f"YOLOv5 checkpoint allow-list (a tampered or non-YOLOv5 file?)")
-
-
-# torch.load(pickle_module=...) wants a module-like object with Unpickler and load.
-_restricted_pickle = types.ModuleType("minitorch_vision_restricted_pickle")
-_restricted_pickle.Unpickler = _RestrictedUnpickler
-_restricted_pickle.load = lambda f, **kw: _RestrictedUnpickler(f, **kw).load()
-
-
-@dataclass
-class YOLOv5Checkpoint:
-    """What we take out of an official checkpoint: float32 state dict under the official keys."""
-    state_dict: dict            # "model.0.conv.weight" -> float32 tensor
-    names: list                 # class names, index = class id
-    strides: list               # [8.0, 16.0, 32.0]
-    anchors: torch.Tensor       # (nl, na, 2) anchor w, h in pixels
-    depth_multiple: float
-    width_multiple: float
-    nc: int
-
-
-def _module_state(obj, prefix, out):
-    """state_dict() of an unpickled module tree (real nn.Modules or stand-ins) from its attributes."""
-    d = vars(obj)
-    for k, p in d.get("_parameters", {}).items():
-        if p is not None:
-            out[prefix + k] = p
-    skip = d.get("_non_persistent_buffers_set", set())
-    for k, b in d.get("_buffers", {}).items():
-        if b is not None and k not in skip:
-            out[prefix + k] = b
-    for k, m in d.get("_modules", {}).items():
-        if m is not None:
-            _module_state(m, prefix + k + ".", out)
-    return out
-
-
-def read_yolov5_checkpoint(path):
-    """Read an official YOLOv5 ``.pt`` without the yolov5 code (restricted unpickler); see module notes.
-
-    Raises:
-        CheckpointRefused: the pickle names a global that is not allowed (nothing was executed).
-        DataUnavailable: not a readable PyTorch checkpoint, or not a YOLOv5 detection model.
-    """
-    path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle, weights_only=False)
-    except CheckpointRefused as e:
-        raise CheckpointRefused(f"{path}: {e}") from None
-    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, AttributeError,
-            TypeError, zipfile.BadZipFile) as e:
-        raise DataUnavailable(f"cannot read {path} as a PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
-    model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
-    if not isinstance(model, _StandIn) or not isinstance(getattr(model, "yaml", None), dict):
-        raise DataUnavailable(f"{path} is not an official YOLOv5 checkpoint (no 'model' object with a yaml)")
-    # fp16 in the file -> float32 (exact); BN's int64 num_batches_tracked stays as it is
-    sd = {k: v.detach().float() if v.is_floating_point() else v.detach()
-          for k, v in _module_state(model, "", {}).items()}
-    names = model.names
-    if isinstance(names, dict):
-        names = [names[i] for i in sorted(names)]
-    detect = list(vars(model)["_modules"]["model"]._modules.values())[-1]
-    strides = model.stride.float()
-    anchors = vars(detect)["_buffers"]["anchors"].float() * strides.view(-1, 1, 1)
-    y = model.yaml
-    return YOLOv5Checkpoint(sd, list(names), strides.tolist(), anchors, float(y["depth_multiple"]),
-                            float(y["width_multiple"]), int(y["nc"]))
-
-
-def yolov5_from_checkpoint(ck):
-    """Build our YOLOv5 with the checkpoint's size, classes and anchors, and load its weights (strict)."""
-    cfg = YOLOv5Config(depth_multiple=ck.depth_multiple, width_multiple=ck.width_multiple, nc=ck.nc,
-                       anchors=tuple(tuple(a.flatten().tolist()) for a in ck.anchors),
-                       strides=tuple(int(s) for s in ck.strides), names=ck.names)
-    model = YOLOv5(cfg)
-    try:
-        model.load_state_dict(map_official_state_dict(model, ck.state_dict), strict=True)
-    except ValueError as e:
-        raise MTVError(str(e)) from None
-    return model.eval()
-
-
-def size_name(cfg):
-    """'yolov5n' etc. from the depth/width multiples ('yolov5-custom' when none fits)."""
-    for k, (gd, gw) in SIZES.items():
-        if abs(cfg.depth_multiple - gd) < 1e-6 and abs(cfg.width_multiple - gw) < 1e-6:
-            return f"yolov5{k}"
-    return "yolov5-custom"
-
-
-_OWN_FORMAT = "minitorch-vision/yolov5/1"
-
-
-def save_yolov5(model, path):
-    """Save our plain format: config + state dict (tensors, numbers, strings only), written atomically."""
-    c = model.cfg
-    obj = {"format": _OWN_FORMAT,
-           "config": {"depth_multiple": c.depth_multiple, "width_multiple": c.width_multiple, "nc": c.nc,
-                      "anchors": [list(a) for a in c.anchors], "strides": list(c.strides), "names": list(c.names)},
-           "fused": any(isinstance(m, nn.Identity) for m in model.modules()),
-           "state_dict": model.state_dict()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def load_yolov5(path):
-    """Load a YOLOv5 from our own format (``torch.load(weights_only=True)``) or an official checkpoint.
-
-    Returns the model in eval mode, float32, unfused (fuse it with ``model.fuse()``); a checkpoint saved
-    after fusing is rebuilt fused.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataUnavailable(f"weights file {path} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        obj = None  # not a plain file: an official checkpoint is a pickled model -> restricted reader
-    except Exception as e:  # noqa: BLE001  torch raises RuntimeError, EOFError, IndexError... on junk
-        raise DataUnavailable(f"cannot read {path} as a PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
-    if obj is None:
-        return yolov5_from_checkpoint(read_yolov5_checkpoint(path))
-    if not (isinstance(obj, dict) and obj.get("format") == _OWN_FORMAT):
-        raise DataUnavailable(f"{path} is neither an official YOLOv5 checkpoint nor a minitorch-vision YOLOv5 file")
-    c = obj["config"]
-    model = YOLOv5(YOLOv5Config(depth_multiple=c["depth_multiple"], width_multiple=c["width_multiple"],
-                                nc=c["nc"], anchors=tuple(tuple(a) for a in c["anchors"]),
-                                strides=tuple(c["strides"]), names=list(c["names"])))
-    if obj.get("fused"):
-        model.fuse()
-    try:
-        model.load_state_dict(obj["state_dict"], strict=True)
-    except RuntimeError as e:
-        raise MTVError(f"{path} does not fit the YOLOv5 it describes: {str(e).splitlines()[0][:200]}") from None
-    return model.eval()
 
 
 def yolov5_weights(arg=None, size="s", data_dir=None, allow_download=True, tag=YOLOV5_DEFAULT_TAG):
@@ -364,8 +182,6 @@ def load_cnn_checkpoint(folder):
     The checkpoint holds only the weights; the architecture is read back from their shapes
     (:func:`models.cnn.config_from_state_dict`) and ``load_state_dict(strict=True)`` confirms it.
     """
-    from .models.cnn import CNN, config_from_state_dict
-
     folder = Path(folder)
     path = folder / "checkpoint.pt"
     if not (path.is_file() and (folder / "results.json").is_file()):  # results.json: lesson 03 finished

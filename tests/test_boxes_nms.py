@@ -206,9 +206,22 @@ def test_non_max_suppression_hand_made():
     torch.testing.assert_close(out[:, 4], torch.tensor([0.81, 0.56, 0.28]))
     assert non_max_suppression(pred, classes=[1])[0][:, 5].tolist() == [1.0]
     assert len(non_max_suppression(pred, max_det=1)[0]) == 1
-    assert len(non_max_suppression((pred, None))) == 2  # (inference, train) tuple accepted
     with pytest.raises(ValueError):
         non_max_suppression(pred, conf_thres=1.5)
+
+
+def test_non_max_suppression_refuses_anything_but_decoded_predictions():
+    """A YOLOv5 left in training mode returns a list of undecoded (N, na, H, W, 5+nc) maps: NMS on
+    any of them would score garbage, so it is an error that says what to do, not a silent guess."""
+    from minitorch_vision.models.yolov5 import yolov5
+    torch.manual_seed(0)
+    model = yolov5("n", nc=3)                           # fresh model: training mode
+    maps = model(torch.rand(1, 3, 64, 64))
+    assert isinstance(maps, list) and maps[0].ndim == 5
+    for bad in (maps, tuple(maps), maps[0], (torch.rand(1, 10, 8), None), torch.rand(10, 8)):
+        with pytest.raises(ValueError, match=r"decoded predictions \(B, A, 5 \+ nc\).*model.eval\(\)"):
+            non_max_suppression(bad)
+    assert len(non_max_suppression(model.eval()(torch.rand(1, 3, 64, 64)))) == 1
 
 
 def test_non_max_suppression_max_nms_keeps_best():

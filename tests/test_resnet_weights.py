@@ -14,7 +14,7 @@ import torch
 
 from minitorch_vision.errors import DataUnavailable, MTVError
 from minitorch_vision.models.resnet import resnet18
-from minitorch_vision.weights import RESNET18_FILE, RESNET18_SHA256, RESNET18_URL, load_resnet18
+from minitorch_vision.weights import RESNET18_FILE, RESNET18_SHA256, RESNET18_URL, load_resnet18, resolve_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,6 +83,23 @@ def test_wrong_sha256_is_refused_and_removed(server, weights_file, tmp_path):
     assert "\n" not in str(e.value)
     assert not (data / "weights" / RESNET18_FILE).exists()
     assert not list((data / "weights").glob("*"))  # no .part left behind
+
+
+def test_download_without_a_known_sha256_says_so_once(server, weights_file, tmp_path, capsys):
+    """No published digest (YOLOv5 v7.0): the download goes ahead but is never silent; one line says
+    it was not verified and gives the digest it got. A file already in place is used without a word."""
+    www, base = server
+    path, sha, _ = weights_file
+    (www / "w.pt").write_bytes(path.read_bytes())
+    data = tmp_path / "data"
+    got = resolve_weights(None, "w.pt", f"{base}/w.pt", sha256=None, data_dir=data)
+    assert got == data / "weights" / "w.pt" and got.read_bytes() == path.read_bytes()
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "WITHOUT checksum verification" in out[0] and sha in out[0] and base in out[0]
+    resolve_weights(None, "w.pt", "http://127.0.0.1:9/none", sha256=None, data_dir=data)
+    assert capsys.readouterr().out == ""
+    resolve_weights(None, "v.pt", f"{base}/w.pt", sha256=sha, data_dir=data)   # verified: nothing to say
+    assert capsys.readouterr().out == ""
 
 
 def _free_port():

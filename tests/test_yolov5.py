@@ -21,9 +21,9 @@ from minitorch_vision.detection.letterbox import letterbox, rect_batches, resize
 from minitorch_vision.detection.nms import non_max_suppression
 from minitorch_vision.detection.predict import detect
 from minitorch_vision.errors import DataUnavailable, MTVError
-from minitorch_vision.models.yolov5 import Detect, ours_to_official, yolov5
-from minitorch_vision.weights import (CheckpointRefused, load_yolov5, read_yolov5_checkpoint, save_yolov5,
-                                      yolov5_weights)
+from minitorch_vision.models.yolov5 import YOLOv5, Detect, ours_to_official, size_name, yolov5
+from minitorch_vision.weights import yolov5_weights
+from minitorch_vision.yolov5_checkpoint import CheckpointRefused, load_yolov5, read_yolov5_checkpoint, save_yolov5
 
 REF = ("reference", "yolov5")
 
@@ -65,6 +65,22 @@ def test_other_sizes_build(size, fused_params):
     bn = sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert sum(p.numel() for p in model.fuse().parameters()) == fused_params
     assert sum(p.numel() for p in yolov5(size).parameters()) == fused_params + bn
+
+
+def test_default_config_is_fresh_per_model_and_size_name():
+    a, b = YOLOv5(), YOLOv5()
+    assert a.cfg is not b.cfg                           # no shared mutable default
+    a.cfg.names.append("x")
+    assert b.cfg.names == [] and size_name(b.cfg) == "yolov5s" and size_name(yolov5("n").cfg) == "yolov5n"
+
+
+def test_weights_module_reexports_the_yolov5_loaders():
+    """Lessons 05/06 import the YOLOv5 loaders from ``minitorch_vision.weights``."""
+    from minitorch_vision import weights, yolov5_checkpoint
+    for name in ("load_yolov5", "save_yolov5", "read_yolov5_checkpoint", "CheckpointRefused",
+                 "yolov5_from_checkpoint"):
+        assert getattr(weights, name) is getattr(yolov5_checkpoint, name)
+    assert weights.size_name is size_name
 
 
 def test_detect_decodes_a_hand_made_head_output():
@@ -310,6 +326,41 @@ def test_bad_images_through_the_detection_path(tmp_path, tiny_model):
         with pytest.raises(DataUnavailable) as e:
             detect(tiny_model, [bad], img_size=128)
         assert "\n" not in str(e.value)
+
+
+def _write_yolo_dataset(root, n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for i in range(n):
+        _save(rng.integers(0, 256, (48 + 8 * i, 64, 3), dtype=np.uint8), root / "images" / f"{i}.png")
+        (root / "labels" / f"{i}.txt").write_text(f"{i % 3} 0.5 0.5 0.4 0.3\n1 0.25 0.3 0.2 0.2\n")
+
+
+def test_evaluate_and_detect_switch_a_training_model_to_eval_and_restore_it(tmp_path):
+    """A model left in training mode returns undecoded maps (and BatchNorm would use batch statistics):
+    evaluate/detect must score it exactly as in eval mode, then hand back every module's own mode."""
+    torch.manual_seed(0)
+    model = yolov5("n", nc=3)
+    _randomise_bn(model)
+    _write_yolo_dataset(tmp_path)
+    imgs = sorted((tmp_path / "images").glob("*.png"))
+    kw = dict(img_size=64, batch_size=2, conf_thres=0.001, progress=False)
+    ref_ev = evaluate(model.eval(), tmp_path / "images", tmp_path / "labels", **kw)
+    ref_det = detect(model, imgs, img_size=64, conf_thres=0.0, max_det=5)
+    model.train()
+    model.backbone.stage3.eval()                        # a frozen part stays frozen
+    bn_before = model.backbone.stem.bn.running_mean.clone()
+    ev = evaluate(model, tmp_path / "images", tmp_path / "labels", **kw)
+    det = detect(model, imgs, img_size=64, conf_thres=0.0, max_det=5)
+    assert ref_ev.n_labels == ev.n_labels == 6
+    assert (ev.precision, ev.recall, ev.map50, ev.map50_95) == \
+        (ref_ev.precision, ref_ev.recall, ref_ev.map50, ref_ev.map50_95)
+    for a, b in zip(ref_det, det):
+        assert len(a.boxes) > 0 and torch.equal(a.boxes, b.boxes)
+    assert torch.equal(model.backbone.stem.bn.running_mean, bn_before)   # no training-mode forward ran
+    assert model.training and model.neck.training and not model.backbone.stage3.training
+    assert not model.backbone.stage3.m[0].cv1.bn.training
 
 
 def test_rect_batches_match_the_official_val_run(data_dir):

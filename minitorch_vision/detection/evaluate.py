@@ -25,6 +25,7 @@ from .labels import label_path_for, read_yolo_labels
 from .letterbox import letterbox, load_for_val, rect_batches, scale_boxes
 from .metrics import ap_per_class, default_iouv, match_predictions, mean_results
 from .nms import non_max_suppression
+from .predict import eval_mode
 
 
 @dataclass
@@ -69,6 +70,9 @@ def evaluate(model, images_dir, labels_dir=None, img_size=640, batch_size=32, co
         batch_size: the size of the rectangular batches (it sets the letterbox shapes, so it changes the
             numbers slightly; 32 is val.py's default). ``chunk``: images per forward pass (memory only).
         limit: evaluate only the first ``limit`` images (sorted by name).
+    The model runs in eval mode (decoded predictions, BatchNorm running statistics); the mode it
+    came in with is restored afterwards.
+
     Returns:
         :class:`EvalResult`; class means over the classes that have labels, as val.py's "all" row.
     """
@@ -84,35 +88,36 @@ def evaluate(model, images_dir, labels_dir=None, img_size=640, batch_size=32, co
     order, batch_shapes = rect_batches(shapes, img_size, batch_size, int(max(model.detect.stride)), 0.5)
     iouv = default_iouv()
     stats, images_with = [], {}
-    t0 = time.time()
-    bar = tqdm(total=len(files), desc="val", unit="img", disable=not progress, leave=False)
-    for b, shape in enumerate(batch_shapes):
-        idx = order[b * batch_size:(b + 1) * batch_size]
-        for c in range(0, len(idx), chunk):
-            xs, metas = [], []
-            for i in idx[c:c + chunk]:
-                img = read_image(files[i])
-                resized = load_for_val(img, img_size)
-                lb, r, pad = letterbox(resized, shape, auto=False, scaleup=False)
-                gain = resized.shape[1] / img.shape[1] * r        # official: h / h0 (r == 1 here)
-                xs.append(lb)
-                metas.append((i, img.shape[1:], (resized.shape[1] * r, resized.shape[2] * r), gain, pad))
-            x = torch.stack(xs).to(device).float() / 255
-            preds = non_max_suppression(model(x), conf_thres, iou_thres, multi_label=True, max_det=max_det)
-            for det, (i, orig_hw, hw, gain, pad) in zip(preds, metas):
-                det = scale_boxes(x.shape[2:], det.cpu(), orig_hw, (gain, pad))
-                labels = _labels_to_orig(read_yolo_labels(label_file(files[i]), len(names)),
-                                         hw, gain, pad, x.shape[2:], orig_hw)
-                tcls = labels[:, 0].long()
-                for k in tcls.unique().tolist():
-                    images_with[k] = images_with.get(k, 0) + 1
-                if len(det) == 0:
-                    if len(labels):
-                        stats.append((torch.zeros(0, len(iouv), dtype=torch.bool), torch.zeros(0), torch.zeros(0), tcls))
-                    continue
-                stats.append((match_predictions(det, labels, iouv), det[:, 4], det[:, 5], tcls))
-            bar.update(len(metas))
-    bar.close()
+    with eval_mode(model):  # a model left in training mode would return undecoded maps
+        t0 = time.time()
+        bar = tqdm(total=len(files), desc="val", unit="img", disable=not progress, leave=False)
+        for b, shape in enumerate(batch_shapes):
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            for c in range(0, len(idx), chunk):
+                xs, metas = [], []
+                for i in idx[c:c + chunk]:
+                    img = read_image(files[i])
+                    resized = load_for_val(img, img_size)
+                    lb, r, pad = letterbox(resized, shape, auto=False, scaleup=False)
+                    gain = resized.shape[1] / img.shape[1] * r        # official: h / h0 (r == 1 here)
+                    xs.append(lb)
+                    metas.append((i, img.shape[1:], (resized.shape[1] * r, resized.shape[2] * r), gain, pad))
+                x = torch.stack(xs).to(device).float() / 255
+                preds = non_max_suppression(model(x), conf_thres, iou_thres, multi_label=True, max_det=max_det)
+                for det, (i, orig_hw, hw, gain, pad) in zip(preds, metas):
+                    det = scale_boxes(x.shape[2:], det.cpu(), orig_hw, (gain, pad))
+                    labels = _labels_to_orig(read_yolo_labels(label_file(files[i]), len(names)),
+                                             hw, gain, pad, x.shape[2:], orig_hw)
+                    tcls = labels[:, 0].long()
+                    for k in tcls.unique().tolist():
+                        images_with[k] = images_with.get(k, 0) + 1
+                    if len(det) == 0:
+                        if len(labels):
+                            stats.append((torch.zeros(0, len(iouv), dtype=torch.bool), torch.zeros(0), torch.zeros(0), tcls))
+                        continue
+                    stats.append((match_predictions(det, labels, iouv), det[:, 4], det[:, 5], tcls))
+                bar.update(len(metas))
+        bar.close()
     n_labels = sum(len(s[3]) for s in stats)
     if not stats:
         res = ap_per_class(np.zeros((0, len(iouv)), bool), np.zeros(0), np.zeros(0), np.zeros(0))

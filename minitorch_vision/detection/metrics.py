@@ -74,9 +74,6 @@ def match_predictions(detections, labels, iouv=None, per_threshold=False):
     return correct
 
 
-process_batch = match_predictions  # the name YOLOv5's val.py uses
-
-
 def compute_ap(recall, precision):
     """Average precision: area under the precision-recall curve, COCO's 101-point way.
 

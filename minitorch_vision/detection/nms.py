@@ -205,7 +205,7 @@ def batched_nms(boxes, scores, idxs, iou_threshold):
 
 def non_max_suppression(pred, conf_thres=0.25, iou_thres=0.45, classes=None, agnostic=False,
                         multi_label=False, max_det=300, max_wh=7680, max_nms=30000):
-    """YOLOv5 post-processing: raw head output -> detections per image (YOLOv5 v6.1 semantics).
+    """YOLOv5 post-processing: decoded head output -> detections per image (YOLOv5 v6.1 semantics).
 
     Per image: keep rows whose objectness > ``conf_thres``; score of class c = obj x cls_c;
     one row per box with its best class (or, with ``multi_label``, one row per (box, class)
@@ -215,9 +215,9 @@ def non_max_suppression(pred, conf_thres=0.25, iou_thres=0.45, classes=None, agn
     most ``max_det``. Not done here (as in v6.1 defaults): merge-NMS, the wall-clock time limit.
 
     Args:
-        pred (Tensor[B, A, 5 + nc]): eval output of the model, rows (cx, cy, w, h, obj, cls_0..)
-            with boxes in input pixels and sigmoid-ed probabilities. A (pred, ...) tuple/list
-            is accepted (its first element is used).
+        pred (Tensor[B, A, 5 + nc]): the model's decoded (eval-mode) output, rows (cx, cy, w, h,
+            obj, cls_0..) with boxes in input pixels and sigmoid-ed probabilities. Anything else
+            (e.g. the list of per-level maps a model in training mode returns) is a ValueError.
         conf_thres (float): minimum objectness and final score, strictly greater, in [0, 1].
         iou_thres (float): NMS IoU threshold in [0, 1] (IoU > iou_thres suppressed).
         classes (list[int] | None): keep only these classes.
@@ -231,8 +231,10 @@ def non_max_suppression(pred, conf_thres=0.25, iou_thres=0.45, classes=None, agn
         list of B Tensor[n, 6]: (x1, y1, x2, y2, conf, cls) in input pixels (not clipped),
         sorted by decreasing conf; cls is a float class index.
     """
-    if isinstance(pred, (list, tuple)):
-        pred = pred[0]
+    if not torch.is_tensor(pred) or pred.ndim != 3:
+        got = f"a {type(pred).__name__}" if not torch.is_tensor(pred) else f"a tensor of shape {tuple(pred.shape)}"
+        raise ValueError(f"non_max_suppression needs the decoded predictions (B, A, 5 + nc), got {got}: "
+                         f"a YOLOv5 in training mode returns its undecoded per-level maps; call model.eval() first")
     if not 0 <= conf_thres <= 1 or not 0 <= iou_thres <= 1:
         raise ValueError(f"conf_thres {conf_thres} and iou_thres {iou_thres} must be in [0, 1]")
     nc = pred.shape[2] - 5

@@ -4,6 +4,7 @@
     -> float / 255 -> model (eval: (1, A, 5+nc) boxes in input pixels) -> non_max_suppression
     -> boxes mapped back to the original image (``scale_boxes``) and rounded -> (n, 6) per image.
 """
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,22 @@ class Detections:
                 for *b, p, c in self.boxes.tolist()]
 
 
+@contextmanager
+def eval_mode(model):
+    """Run the block with ``model`` in eval mode, then give every submodule back its own mode.
+
+    A YOLOv5 in training mode returns its undecoded per-level maps, not the (N, A, 5+nc) predictions
+    NMS reads, so inference always switches; per-module restore keeps a partly frozen model as it was.
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def preprocess(img, img_size=640, stride=32):
     """uint8 (3, H, W) -> (float (1, 3, h, w) in [0, 1], letterboxed uint8 (3, h, w))."""
     lb, _, _ = letterbox(img, img_size, stride=stride, auto=True)
@@ -44,6 +61,8 @@ def detect(model, sources, img_size=640, conf_thres=0.25, iou_thres=0.45, max_de
     that cannot be read raises :class:`DataUnavailable` (one line); grayscale, RGBA and 16-bit
     images are converted to RGB by ``read_image``.
 
+    The model runs in eval mode; the mode it came in with is restored afterwards.
+
     Returns:
         list of :class:`Detections`, boxes in original-image pixels, rounded like ``detect.py``.
     """
@@ -52,7 +71,8 @@ def detect(model, sources, img_size=640, conf_thres=0.25, iou_thres=0.45, max_de
     for k, src in enumerate(sources):
         img = src if isinstance(src, torch.Tensor) else read_image(src)
         x, lb = preprocess(img, img_size, stride)
-        pred = model(x.to(device))
+        with eval_mode(model):
+            pred = model(x.to(device))                                    # (1, A, 5+nc) decoded
         det = non_max_suppression(pred, conf_thres, iou_thres, classes=classes, agnostic=agnostic,
                                   max_det=max_det)[0].cpu()
         det = scale_boxes(lb.shape[1:], det, img.shape[1:])

@@ -24,8 +24,11 @@ C3) and a width multiple (channels), see ``YOLOv5Config``.
 Published weights: the official checkpoints name layers by their index in the yaml (``model.0`` ...
 ``model.24``); inside a layer our names are the official ones (``conv``, ``bn``, ``cv1``, ``m.0`` ...).
 ``OFFICIAL_PREFIX`` maps index -> our module path and ``map_official_state_dict`` applies it, asserting
-that every key and shape matches (no ``strict=False``). Loading the ``.pt`` pickle itself lives in
-:mod:`minitorch_vision.weights`.
+that every key and shape matches (no ``strict=False``). Reading the ``.pt`` pickle itself lives in
+:mod:`minitorch_vision.yolov5_checkpoint`.
+
+Naming: ``maps`` are the head's undecoded per-level outputs (training mode, what the loss reads);
+``pred`` is the decoded (N, A, 5+nc) output (eval mode, what NMS and Grad-CAM targets read).
 
 All ops are out-of-place (no ``inplace=True``) so forward hooks (Grad-CAM) see unmodified tensors.
 """
@@ -111,8 +114,8 @@ class Bottleneck(nn.Module):
         self.add = shortcut and c1 == c2
 
     def forward(self, x):
-        y = self.cv2(self.cv1(x))
-        return x + y if self.add else y
+        y = self.cv2(self.cv1(x))                        # (N, c1, H, W) -> (N, c_, H, W) -> (N, c2, H, W)
+        return x + y if self.add else y                  # (N, c2, H, W)
 
 
 class C3(nn.Module):
@@ -127,7 +130,9 @@ class C3(nn.Module):
         self.m = nn.Sequential(*(Bottleneck(c_, c_, shortcut, e=1.0) for _ in range(n)))
 
     def forward(self, x):
-        return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), dim=1))
+        a = self.m(self.cv1(x))                          # (N, c1, H, W) -> (N, c2/2, H, W), through n Bottlenecks
+        b = self.cv2(x)                                  # (N, c2/2, H, W), the shortcut branch
+        return self.cv3(torch.cat((a, b), dim=1))        # (N, c2, H, W) -> (N, c2, H, W)
 
 
 class SPPF(nn.Module):
@@ -141,10 +146,11 @@ class SPPF(nn.Module):
         self.m = nn.MaxPool2d(kernel_size=k, stride=1, padding=k // 2)
 
     def forward(self, x):
-        x = self.cv1(x)
-        y1 = self.m(x)
-        y2 = self.m(y1)
-        return self.cv2(torch.cat((x, y1, y2, self.m(y2)), dim=1))
+        x = self.cv1(x)                                  # (N, c1, H, W) -> (N, c1/2, H, W)
+        y1 = self.m(x)                                   # (N, c1/2, H, W), max over 5x5
+        y2 = self.m(y1)                                  # same shape, 9x9
+        y3 = self.m(y2)                                  # same shape, 13x13
+        return self.cv2(torch.cat((x, y1, y2, y3), dim=1))  # (N, 2*c1, H, W) -> (N, c2, H, W)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -167,8 +173,9 @@ class Backbone(nn.Module):
         self.stage5 = C3(c(1024), c(1024), n(3))
         self.sppf = SPPF(c(1024), c(1024), 5)
 
-    def forward(self, x):
-        x = self.stage2(self.down2(self.stem(x)))
+    def forward(self, x):                                # (N, 3, H, W)
+        x = self.stem(x)                                 # (N, c(64), H/2, W/2)
+        x = self.stage2(self.down2(x))                   # (N, c(128), H/4, W/4)
         p3 = self.stage3(self.down3(x))                  # (N, c(256), H/8, W/8)
         p4 = self.stage4(self.down4(p3))                 # (N, c(512), H/16, W/16)
         p5 = self.sppf(self.stage5(self.down5(p4)))      # (N, c(1024), H/32, W/32)
@@ -226,24 +233,25 @@ class Detect(nn.Module):
     def forward(self, feats):
         """feats: list of (N, ch[i], H_i, W_i).
 
-        Returns, in training mode, the raw maps, list of (N, na, H_i, W_i, 5+nc); in eval mode the
-        decoded predictions (N, sum_i na*H_i*W_i, 5+nc) = (x, y, w, h, obj, cls probs...), rows ordered
-        by level, then anchor, then y, then x.
+        Returns, in training mode, ``maps``: the undecoded logits per level, a list of
+        (N, na, H_i, W_i, 5+nc) (what a loss reads); in eval mode ``pred``: the decoded predictions
+        (N, sum_i na*H_i*W_i, 5+nc) = (x, y, w, h, obj, cls probs...), rows ordered by level, then
+        anchor, then y, then x (what NMS reads).
         """
-        raw, out = [], []
+        maps, pred = [], []
         for i, x in enumerate(feats):
             x = self.m[i](x)                                                   # (N, na*no, ny, nx)
             n, _, ny, nx = x.shape
             x = x.view(n, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()  # (N,na,ny,nx,no)
             if self.training:
-                raw.append(x)
+                maps.append(x)
                 continue
             y = x.sigmoid()
             grid, anchor_grid = self._grid(i, nx, ny, x.device)
             xy = (y[..., 0:2] * 2 - 0.5 + grid) * self.stride[i]
             wh = (y[..., 2:4] * 2) ** 2 * anchor_grid
-            out.append(torch.cat((xy, wh, y[..., 4:]), dim=-1).view(n, -1, self.no))
-        return raw if self.training else torch.cat(out, dim=1)
+            pred.append(torch.cat((xy, wh, y[..., 4:]), dim=-1).view(n, -1, self.no))  # (N, na*ny*nx, no)
+        return maps if self.training else torch.cat(pred, dim=1)
 
     def _grid(self, i, nx, ny, device):
         """Cell offsets (1, 1, ny, nx, 2) as (x, y) and anchor sizes in pixels (1, na, 1, 1, 2)."""
@@ -254,10 +262,12 @@ class Detect(nn.Module):
 
 
 class YOLOv5(nn.Module):
-    """image batch (N, 3, H, W) in [0, 1], H and W multiples of 32 -> eval: (N, A, 5+nc), see Detect."""
+    """image batch (N, 3, H, W) in [0, 1], H and W multiples of 32 -> eval: ``pred`` (N, A, 5+nc);
+    training: the per-level ``maps`` (see Detect). ``cfg`` None: a fresh default ``YOLOv5Config()``."""
 
-    def __init__(self, cfg=YOLOv5Config()):
+    def __init__(self, cfg=None):
         super().__init__()
+        cfg = YOLOv5Config() if cfg is None else cfg  # a fresh one: a shared default would be mutated by all
         self.cfg = cfg
         self.backbone = Backbone(cfg)
         self.neck = PANet(cfg)
@@ -265,8 +275,8 @@ class YOLOv5(nn.Module):
         self.detect = Detect(cfg.nc, cfg.anchors, cfg.strides, ch=(c(256), c(512), c(1024)))
 
     def forward(self, x):
-        p3, p4, p5 = self.backbone(x)
-        return self.detect(list(self.neck(p3, p4, p5)))
+        p3, p4, p5 = self.backbone(x)                    # strides 8, 16, 32
+        return self.detect(list(self.neck(p3, p4, p5)))  # eval: (N, A, 5+nc); training: 3 maps
 
     @property
     def names(self):
@@ -283,6 +293,14 @@ class YOLOv5(nn.Module):
 def yolov5(size="s", nc=80, names=None):
     """An untrained YOLOv5 of size n/s/m/l/x."""
     return YOLOv5(YOLOv5Config.of_size(size, nc=nc, names=list(names or [])))
+
+
+def size_name(cfg):
+    """'yolov5n' etc. from the depth/width multiples ('yolov5-custom' when none fits)."""
+    for k, (gd, gw) in SIZES.items():
+        if abs(cfg.depth_multiple - gd) < 1e-6 and abs(cfg.width_multiple - gw) < 1e-6:
+            return f"yolov5{k}"
+    return "yolov5-custom"
 
 
 # --------------------------------------------------------------------------------------------------
