@@ -60,3 +60,19 @@ def test_quick_run_writes_results(num, data_dir, tmp_path):
         assert {"kernel_size", "conv_blocks", "test_accuracy", "params", "train_seconds"} <= set(res["kernel_study"][0])
     assert (out / "tb").is_dir() and list(out.glob("*.png"))
     assert not list(out.glob("*.tmp*"))
+
+
+def test_detection_quick_run_writes_results(data_dir, tmp_path):
+    weights = need(data_dir, "weights", "yolov5n.pt")
+    need(data_dir, "coco128", "images", "train2017")
+    lesson = next(p for p in LESSONS if p.stem.startswith("05"))
+    out = tmp_path / "out"
+    r = run([lesson, "--data-dir", data_dir, "--weights", weights, "--quick", "--out", out])
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((out / "results.json").read_text())
+    assert {"model", "img_size", "precision", "recall", "map50", "map50_95", "per_class",
+            "detections_per_image"} <= set(res)
+    assert res["model"] == "yolov5n" and 0 < res["map50_95"] < res["map50"] < 1
+    assert {"name", "images", "instances", "precision", "recall", "map50", "map50_95"} <= set(res["per_class"][0])
+    assert any(d["name"] == "bus" for d in next(v for k, v in res["detections_per_image"].items() if "bus" in k))
+    assert (out / "pr_curves.png").exists() and list((out / "detections").glob("*.jpg"))
