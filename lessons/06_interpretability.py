@@ -208,15 +208,15 @@ if yolo is not None:
     boxed, _, _ = letterbox(img, 640 if not args.quick else 320)  # (3, h, w) uint8, sides multiples of 32
     xb = (boxed.float() / 255).unsqueeze(0).to(ctx.device)        # (1, 3, h, w) in [0, 1]
     with torch.no_grad():
-        raw = yolo(xb)                                            # (1, A, 5 + 80) before NMS
-    dets = non_max_suppression(raw, conf_thres=0.25, iou_thres=0.45)[0]  # (n, 6) xyxy conf cls, input pixels
+        pred = yolo(xb)                                           # (1, A, 5 + 80) decoded, before NMS
+    dets = non_max_suppression(pred, conf_thres=0.25, iou_thres=0.45)[0]  # (n, 6) xyxy conf cls, input pixels
     if len(dets) == 0:  # nothing to explain: say so and go on
         why = f"YOLOv5 found nothing in {photo} at confidence 0.25 (pick another --detect-image)"
         print(f"\nWARNING: YOLOv5 part skipped: {why}\n")
         yolo, yolo_info = None, {"skipped": why}
 if yolo is not None:
     det = dets[0]                                                 # the most confident detection
-    row = detection_row(raw[0], det)                              # ... and its row before NMS
+    row = detection_row(pred[0], det)                             # ... and its row before NMS
     layers = ["neck.out3", "neck.out4", "neck.out5"]              # strides 8, 16, 32
     heat = [grad_cam(yolo, layer, xb, [DetectionTarget(row, int(det[5]))]).heatmap[0].cpu() for layer in layers]
     plots.plot_gradcam(draw_box(xb[0].cpu(), det[:4]), heat,
@@ -227,7 +227,7 @@ if yolo is not None:
     yolo_info = {
         "weights": str(wpath.name), "image": photo.name, "img_size": list(xb.shape[-2:]), "detections": len(dets),
         "target": {"class": yolo.names[int(det[5])], "confidence": round(float(det[4]), 4),
-                   "box_xyxy": [round(float(v), 1) for v in det[:4]], "raw_row": row},
+                   "box_xyxy": [round(float(v), 1) for v in det[:4]], "pred_row": row},
         "layers": layers,
     }
 
