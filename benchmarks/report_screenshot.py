@@ -5,6 +5,7 @@
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium``). Exit status 1 if an image is broken.
 """
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -17,7 +18,9 @@ from minitorch_vision.report import check_in_browser  # noqa: E402
 
 
 def main():
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/all")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("out", nargs="?", default="runs/all", help="run_all.py's --out folder (holds report.html)")
+    out = Path(p.parse_args().out)
     dest = Path(__file__).with_name("report_screenshot.png")
     with tempfile.TemporaryDirectory() as tmp:
         shot = Path(tmp) / "shot.png"
