@@ -10,6 +10,7 @@ Determinism: batches are shuffled with seed ``seed + epoch`` and the RNG state i
 so an interrupted-and-resumed run ends with the same weights as an uninterrupted one.
 """
 import contextlib
+import math
 import time
 from pathlib import Path
 
@@ -179,8 +180,9 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
             distributed.all_reduce_sum(loss_sum, correct, seen)  # metrics over all ranks' shards
             seen = seen.item()
             train_loss = loss_sum.item() / max(seen, 1)
-            if not torch.isfinite(torch.tensor(train_loss)):
-                raise TrainingDiverged(f"loss became {train_loss} in epoch {epoch + 1}: lower the learning rate (--lr) and run again")
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(f"loss became {train_loss} in epoch {epoch + 1}: "
+                                       f"lower the learning rate (--lr) and run again")
             rec = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": correct.item() / max(seen, 1),
                    "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}
             if val is not None:
