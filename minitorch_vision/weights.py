@@ -4,7 +4,7 @@
 ``weights/<file name>``; else the official URL, downloaded into ``<data>/weights/`` and checked
 against its published sha256 (see :mod:`minitorch_vision.data.download`); a file with no known
 sha256 is downloaded with a printed warning. Offline, the error says which file to put where
-(exit status 2 through the lesson's ``main_guard``).
+(one line and exit status 2 in a lesson).
 
 Then the small loaders built on it: ResNet-18 (torchvision's state dict), YOLOv5 (the file readers
 live in :mod:`minitorch_vision.yolov5_checkpoint`, re-exported here) and lesson 03's CNN checkpoint.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .data.download import fetch, file_digest, verify
+from .data.download import fetch, file_digest
 from .data.paths import data_dir as resolve_data_dir
 from .errors import DataUnavailable, MTVError
 from .models.cnn import CNN, config_from_state_dict
@@ -53,9 +53,6 @@ def resolve_weights(arg, filename, url, sha256=None, data_dir=None, allow_downlo
             raise DataUnavailable(f"weights file {p} does not exist")
         return p
     dest = resolve_data_dir(data_dir) / "weights" / filename
-    if dest.is_file() and sha256 and not verify(dest, sha256=sha256):
-        if not allow_download:
-            raise DataUnavailable(f"{dest} does not have the published sha256 {sha256[:12]}...: delete it and download {url}")
     unverified_download = sha256 is None and not dest.exists()
     try:
         path = fetch(url, dest, sha256=sha256, allow_download=allow_download)
@@ -131,7 +128,7 @@ def load_resnet18(arg=None, data_dir=None, allow_download=True, num_classes=None
         ``(model, "imagenet" | "random")``, the model in eval mode on the CPU.
     Raises:
         DataUnavailable (offline / missing / corrupt file) or MTVError (weights that do not fit),
-        each a single line; the lesson's ``main_guard`` exits with status 2.
+        each a single line; a lesson then exits with status 2.
     """
     model = resnet18()
     if arg == "random":

@@ -14,7 +14,6 @@ Our own format (:func:`save_yolov5`) holds only tensors, numbers and strings, so
 (``--weights``, the data folder, a download) is :func:`minitorch_vision.weights.yolov5_weights`.
 """
 import collections
-import os
 import pickle
 import types
 import zipfile
@@ -24,6 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from .atomic import atomic_path
 from .errors import DataUnavailable, MTVError
 from .models.yolov5 import YOLOv5, YOLOv5Config, map_official_state_dict
 
@@ -169,12 +169,9 @@ def save_yolov5(model, path):
                       "anchors": [list(a) for a in c.anchors], "strides": list(c.strides), "names": list(c.names)},
            "fused": any(isinstance(m, nn.Identity) for m in model.modules()),
            "state_dict": model.state_dict()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
 
 
 def load_yolov5(path):

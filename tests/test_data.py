@@ -60,7 +60,7 @@ def test_fetch_good_corrupt_and_offline(tmp_path):
     with serve(src) as url:
         got = fetch(url + "good.bin", dest_dir / "good.bin", md5=md5)
         assert got.read_bytes() == payload
-        # wrong bytes on the server: md5 error, and nothing (not even a .part) left behind
+        # wrong bytes on the server: md5 error, and nothing (not even a temporary file) left behind
         with pytest.raises(DataUnavailable, match="md5"):
             fetch(url + "bad.bin", dest_dir / "bad.bin", md5=md5)
         assert sorted(p.name for p in dest_dir.iterdir()) == ["good.bin"]

@@ -141,6 +141,6 @@ def test_save_image_png_and_jpg_atomic(tmp_path):
         assert j.format == "JPEG" and j.size == (32, 24)
     save_image(Image.new("RGB", (8, 8)), tmp_path / "sub" / "a.png")  # replaces
     assert Image.open(tmp_path / "sub" / "a.png").size == (8, 8)
-    assert not list(tmp_path.rglob("*.part"))
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]  # no temporary file left
     with pytest.raises(ValueError):
         save_image(im, tmp_path / "c.unknown")

@@ -1,11 +1,11 @@
 """Drawing detections on an image with Pillow, and saving it atomically."""
 import colorsys
-import os
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from ..atomic import atomic_path
 from ..data.images import tensor_to_pil
 
 
@@ -86,7 +86,7 @@ def draw_box(img, box, width=3):
 def save_image(img, path, **kwargs):
     """Save a PIL image (or uint8 (3, H, W) tensor) atomically; the format follows the suffix.
 
-    Written to ``<path>.part`` first and renamed, so no half-written file is left behind.
+    Written through :func:`~minitorch_vision.atomic.atomic_path`: no half-written file is left behind.
     Extra keyword arguments go to ``PIL.Image.save`` (e.g. ``quality=90`` for JPEG).
     """
     path = Path(path)
@@ -96,12 +96,6 @@ def save_image(img, path, **kwargs):
         raise ValueError(f"cannot tell the image format from {path.name!r} (use .png or .jpg)")
     if fmt == "JPEG":
         im = im.convert("RGB")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    try:
+    with atomic_path(path) as tmp:
         im.save(tmp, format=fmt, **kwargs)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
