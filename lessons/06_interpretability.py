@@ -36,6 +36,7 @@ from minitorch_vision.errors import DataUnavailable  # noqa: E402
 from minitorch_vision.gradcam import (ClassTarget, DetectionTarget, GradCAM, cascading_randomization,  # noqa: E402
                                       detection_row, grad_cam, spearman)
 from minitorch_vision.models.cnn import CNN, CNNConfig  # noqa: E402
+from minitorch_vision.plots.gradcam import plot_gradcam, plot_gradcam_gallery, plot_sanity_check  # noqa: E402
 from minitorch_vision.train import evaluate, fit, one_cycle, predict  # noqa: E402
 from minitorch_vision.weights import load_cnn_checkpoint, load_resnet18, load_yolov5, yolov5_weights  # noqa: E402
 
