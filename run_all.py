@@ -12,9 +12,12 @@ the others still run; the exit status is 1 if any lesson failed. Finally ``<out>
 import argparse
 import json
 import os
+import platform
+import shlex
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -36,7 +39,9 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=None, help="passed to every lesson (default: each lesson's own)")
     p.add_argument("--timeout", type=float, default=0, help="seconds allowed per lesson (0: no limit)")
     p.add_argument("--lessons-dir", default=str(ROOT / "lessons"), help=argparse.SUPPRESS)  # tests use fakes
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.command = shlex.join([sys.executable, *sys.argv] if argv is None else [sys.executable, "run_all.py", *argv])
+    return args
 
 
 def lesson_command(name, script, args, out, data):
@@ -58,6 +63,28 @@ def lesson_command(name, script, args, out, data):
     if name == "06_interpretability":
         cmd += ["--cnn-from", str(out / "03_cnn")]   # reuse the CNN lesson 03 just trained
     return cmd
+
+
+def git_commit():
+    """The checkout's commit, marked when tracked files differ from it; "unknown" outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (git not available)"
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def run_info(args):
+    """How this run is made, for the report's header (``run`` in run_all.json)."""
+    import torch  # already imported by the package; only its version is read here
+    return {"command": args.command, "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": git_commit(), "python": platform.python_version(), "torch": torch.__version__,
+            "platform": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores"}
 
 
 def failure_reason(stderr, returncode):
@@ -113,6 +140,7 @@ def main(argv=None):
     except (OSError, ValueError):
         state = {"lessons": {}}
     t_all = time.perf_counter()
+    state["run"] = run_info(args)  # the report's header: command, date, commit, versions
     for name in names:
         script = lessons_dir / f"{name}.py"
         if not script.is_file():
