@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from minitorch_vision.cli import write_json_atomic  # noqa: E402
+from minitorch_vision.cli import save_json_atomic  # noqa: E402
 from minitorch_vision.data.paths import data_dir as resolve_data_dir  # noqa: E402
 from minitorch_vision.report import LESSONS, write_report  # noqa: E402
 from minitorch_vision.weights import RESNET18_FILE  # noqa: E402
@@ -151,7 +151,7 @@ def main(argv=None):
             rec = run_lesson(name, lesson_command(name, script, args, out, data), out / name, args.timeout)
         state["lessons"][name] = rec
         state.update(mode="quick" if args.quick else "full", data_dir=str(data))
-        write_json_atomic(state_path, state)
+        save_json_atomic(state, state_path)
         mark = "ok" if rec["status"] == "ok" else f"FAILED: {rec['reason']}"
         print(f"[{name}] {mark}  ({rec['seconds']:.1f} s; logs in {out / name})", flush=True)
     total = time.perf_counter() - t_all
