@@ -111,7 +111,7 @@ def is_quick(run, lessons):
 
 
 # ------------------------------------------------------------------------------------- header
-def how_made(run, lessons):
+def how_made(run, lessons, out):
     """How the run was made: a two-column table, from run_all.json's ``run`` record and the results files."""
     ran = {n: L for n, L in lessons.items() if L["results"]}
     devices = sorted({str(L["results"].get("device")) for L in ran.values() if L["results"].get("device")})
@@ -127,6 +127,8 @@ def how_made(run, lessons):
             ["device", ", ".join(devices) or "-"],
             ["data folder", run.get("data_dir") or "-"],
             ["wall time", f"{sum(seconds):.1f} s for {len(seconds)} lesson(s); per lesson below" if seconds else "-"]]
+    if (out / "tb").is_dir():  # the lessons' TensorBoard runs (Context.tb_dir): <out>/tb/<lesson>/<run>
+        rows.append(["TensorBoard", f"tensorboard --logdir {out / 'tb'}"])
     return Table("How this report was made", ["", ""], rows, text=True)
 
 
@@ -153,7 +155,7 @@ def document(out):
     doc = [("h1", "minitorch-vision: course report")]
     if is_quick(run, lessons):
         doc.append(("caveat", QUICK_CAVEAT))
-    doc += [("table", how_made(run, lessons)), ("table", highlights(lessons, is_quick(run, lessons))),
+    doc += [("table", how_made(run, lessons, Path(out))), ("table", highlights(lessons, is_quick(run, lessons))),
             ("table", status_table(lessons)),
             ("toc", [(name, f"{name[:2]} {title}") for name, (title, _) in LESSONS.items()])]
     for name, L in lessons.items():

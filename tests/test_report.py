@@ -163,6 +163,15 @@ def test_header_says_how_the_run_was_made(course):
     assert status.count("| ok |") == 5
 
 
+def test_header_points_to_tensorboard(tmp_path):
+    out = fake_results(tmp_path)
+    report.write_report(out)
+    assert "TensorBoard" not in (out / "report.md").read_text()
+    (out / "tb" / "02_mlp" / "mlp").mkdir(parents=True)
+    report.write_report(out)
+    assert f"| TensorBoard | tensorboard --logdir {out / 'tb'} |" in (out / "report.md").read_text()
+
+
 def test_quick_caveat_on_top_only_for_quick_runs(built, tmp_path):
     _, page, md = built
     assert md.index(report.QUICK_CAVEAT) < md.index("How this report was made")
