@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from minitorch_vision.atomic import OutputLock, make_dirs, remove_stale_temps  # noqa: E402
-from minitorch_vision.cli import write_json_atomic  # noqa: E402
+from minitorch_vision.cli import Parser, nonnegative_float, positive_int, write_json_atomic  # noqa: E402
 from minitorch_vision.errors import MTVError  # noqa: E402
 from minitorch_vision.data.paths import data_dir as resolve_data_dir  # noqa: E402
 from minitorch_vision.report import LESSONS, write_report  # noqa: E402
@@ -34,14 +34,14 @@ from minitorch_vision.weights import RESNET18_FILE  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
+    p = Parser(description=__doc__.strip().splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--quick", action="store_true", help="each lesson's --quick slice")
     p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
     p.add_argument("--out", default="runs/all", help="output folder: one sub-folder per lesson plus the report")
     p.add_argument("--only", default=None, help="comma-separated lesson numbers, e.g. 02,03")
-    p.add_argument("--threads", type=int, default=None, help="passed to every lesson (default: each lesson's own)")
-    p.add_argument("--timeout", type=float, default=0, help="seconds allowed per lesson (0: no limit)")
+    p.add_argument("--threads", type=positive_int, default=None, help="passed to every lesson (default: each lesson's own)")
+    p.add_argument("--timeout", type=nonnegative_float, default=0, help="seconds allowed per lesson (0: no limit)")
     p.add_argument("--lessons-dir", default=str(ROOT / "lessons"), help=argparse.SUPPRESS)  # tests use fakes
     return p.parse_args(argv)
 
@@ -129,8 +129,8 @@ def run_lesson(name, cmd, folder, timeout):
 
 def main(argv=None):
     """Run the lessons; returns the exit status (0 all ok, 1 a lesson failed, 2 our error, 130 Ctrl-C)."""
-    args = parse_args(argv)
     try:
+        args = parse_args(argv)
         with OutputLock(args.out):  # one run_all per --out (each lesson also locks its own folder)
             remove_stale_temps(args.out)
             return run_course(args)

@@ -100,7 +100,7 @@ def _ipython():
 
 
 # ---- flag types: a bad value is refused where it is parsed, in one line that names the flag ---------
-# argparse turns an ArgumentTypeError into "argument --epochs: <our text>"; _Parser makes that one line.
+# argparse turns an ArgumentTypeError into "argument --epochs: <our text>"; Parser makes that one line.
 def int_range(lo=None, hi=None):
     """A flag type: a whole number in [lo, hi] (either bound may be None)."""
     def parse(text):
@@ -178,7 +178,7 @@ def class_list(known):
     return parse
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse whose errors are one ``error:`` line (exit 2 / the cell's message), not usage + exit."""
 
     def error(self, message):
@@ -204,7 +204,7 @@ def lesson_args(description, flags="", *, epochs=None, batch_size=None, lr=None,
     """
     install_error_handler()
     first = (description or "").strip().splitlines()[0] if description else None
-    p = _Parser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<lesson> at the repository root)")
     if epochs is not None:
