@@ -101,7 +101,7 @@ def _coco128_members():
                  for h, s, p in (ln.split() for ln in lines if ln and not ln.startswith("#")))
 
 
-_YOLOV5 = "https://github.com/ultralytics/yolov5/releases/download/{tag}/yolov5{size}.pt"
+YOLOV5_URL = "https://github.com/ultralytics/yolov5/releases/download/{tag}/yolov5{size}.pt"
 
 ENTRIES = {e.key: e for e in [
     Entry("fashion-mnist", ("01", "02", "03", "06"), (
@@ -129,11 +129,11 @@ ENTRIES = {e.key: e for e in [
     # ultralytics/yolov5 repository itself committed (981548a, 2022-07-29), byte-identical to an independent
     # copy; the course's reference outputs were made with it.
     Entry("weights/yolov5n.pt", ("05", "06"), (File(
-        "weights/yolov5n.pt", (_YOLOV5.format(tag="v6.1", size="n"),), 4062133,
+        "weights/yolov5n.pt", (YOLOV5_URL.format(tag="v6.1", size="n"),), 4062133,
         sha256="4f180cf23ba0717ada0badd6c685026d73d48f184d00fc159c2641284b2ac0a3"),)),
     # v7.0 yolov5s.pt: no known digest (downloaded with a printed warning); size approximate
     Entry("weights/yolov5s.pt", ("05",), (File(
-        "weights/yolov5s.pt", (_YOLOV5.format(tag="v7.0", size="s"),), 14_800_000, exact_size=False),),
+        "weights/yolov5s.pt", (YOLOV5_URL.format(tag="v7.0", size="s"),), 14_800_000, exact_size=False),),
           optional="without it lesson 05 uses yolov5n.pt"),
     # sample photos: exact sources in SOURCES.md
     Entry("images/bus.jpg", ("05", "06"), (File("images/bus.jpg", _raw(
@@ -214,15 +214,16 @@ def _matches(f, p):
 def where_to_get(entry, root):
     """``"<official URL> -> <folder>/"`` for each file a user must get by hand (one line's worth)."""
     root = Path(root).resolve()
-    return "; ".join(f"{f.urls[0]} -> {(root / f.path).parent}/" for f in entry.files)
+    unpack = " (and extract it there)" if entry.members else ""
+    return "; ".join(f"{f.urls[0]} -> {(root / f.path).parent}/{unpack}" for f in entry.files)
 
 
 def missing_message(entries, root, reasons=None):
     """One line naming every missing entry with its official URL and target folder (the offline message)."""
     parts = [f"{e.key} ({where_to_get(e, root)})" for e in entries]
     why = f" [{'; '.join(reasons)}]" if reasons else ""
-    return (f"missing data: {', '.join(parts)}{why} — download these (or set {MIRROR_ENV} to a mirror) and "
-            f"run `{FETCH_HINT} --data-dir {root}`")
+    return (f"missing data: {', '.join(parts)}{why} — put them there by hand, or run `{FETCH_HINT} --data-dir "
+            f"{root}` with internet access (or {MIRROR_ENV} set to a mirror)")
 
 
 # ---- getting them ----------------------------------------------------------------------------------
@@ -244,9 +245,10 @@ def _fetch_files(files, entry, root, allow_download, progress):
                   progress=progress, official=official)
         except DataUnavailable as e:
             reasons.append(str(e))
-    if reasons:
-        raise DataUnavailable(reasons[0] if len(reasons) == 1 else
-                              f"{len(reasons)} files of {entry.key} unavailable: " + " | ".join(reasons))
+    if len(reasons) == 1:
+        raise DataUnavailable(reasons[0])
+    if reasons:  # many files of one entry (a mirror's COCO128): the count and the first reason
+        raise DataUnavailable(f"{len(reasons)} of {len(files)} files of {entry.key} unavailable, the first: {reasons[0]}")
 
 
 def fetch_entry(entry, root, allow_download=True, progress=None):
@@ -305,3 +307,90 @@ def ensure(key, data_dir=None, allow_download=True):
     if reasons:
         raise DataUnavailable(reasons[0] if len(reasons) == 1 else " | ".join(reasons))
     return ENTRIES[key].target(root) if key in ENTRIES else root / key
+
+
+# ---- the whole course at once: `python -m minitorch_vision.data fetch | check`, run_all.py -----------
+
+def keys_for(lessons=None):
+    """Entry keys used by ``lessons`` (numbers like ``"05"``), or every key when None, in table order."""
+    if not lessons:
+        return list(ENTRIES)
+    wanted = {k for lesson in lessons for k in lesson_keys(lesson)}
+    return [k for k in ENTRIES if k in wanted]
+
+
+def _alternative(entry, root):
+    return entry.alternative and (Path(root) / entry.alternative).is_dir()
+
+
+def _mb(n):
+    return f"{n / 1e6:.1f} MB"
+
+
+def fetch_all(keys, data_dir=None, log=print):
+    """Download every entry of ``keys`` that is missing, with a bar per file and a total bar.
+
+    Entries already in place are checked and skipped (a second run downloads nothing); an entry whose
+    ``alternative`` folder exists (a user's own CIFAR-10 image folder) is skipped; an optional entry
+    that cannot be had is one note line (its lessons have a fallback). Hidden temporary files of
+    killed downloads are removed first.
+
+    Returns the list of keys downloaded. Raises DataUnavailable, one line listing every required entry
+    that is still missing with its official URL and folder (each one's reason was logged above it).
+    """
+    from tqdm.auto import tqdm
+
+    from .download import remove_stale_temps
+
+    root = resolve_data_dir(data_dir)
+    if root.is_dir():
+        for folder, _, _ in os.walk(root):
+            remove_stale_temps(folder)
+    entries = [ENTRIES[k] for k in keys]
+    todo = [e for e in entries if not is_present(e, root) and not _alternative(e, root)]
+    for e in entries:
+        if _alternative(e, root) and not is_present(e, root):
+            log(f"  {e.key}: using your folder {root / e.alternative} instead (not downloaded)")
+    if not todo:  # single files are still checksum-verified below, without a bar
+        log(f"all {len(entries)} data entries for these lessons are in {root}: nothing to download")
+    failed, done = [], []
+    with tqdm(total=sum(e.size for e in todo), unit="B", unit_scale=True, desc="total", disable=None if todo else True) as bar:
+        for e in entries:
+            if _alternative(e, root) and not is_present(e, root):
+                continue
+            was_present = is_present(e, root)
+            try:
+                fetch_entry(e, root, progress=bar.update)
+                if not was_present:
+                    done.append(e.key)
+                    log(f"  {e.key}: downloaded and verified ({_mb(e.size)})")
+            except DataUnavailable as err:
+                log(f"  {e.key}: {'optional, not available' if e.optional else 'FAILED'}: {err}"
+                    + (f" ({e.optional})" if e.optional else ""))
+                if not e.optional:
+                    failed.append(e)
+    if failed:
+        raise DataUnavailable(missing_message(failed, root))
+    return done
+
+
+def check_rows(keys, data_dir=None):
+    """``(state, key, detail, needed)`` per entry: state present/missing/corrupt; needed False when the
+    lessons can run without it (optional, or its alternative folder is there)."""
+    root = resolve_data_dir(data_dir)
+    rows = []
+    for k in keys:
+        e = ENTRIES[k]
+        state, detail = verify(e, root)
+        detail = "" if detail == state else detail
+        needed = not e.optional
+        if state != "present" and _alternative(e, root):
+            detail += f"; your folder {e.alternative.split('/')[0]}/ serves instead"
+            needed = False
+        elif state != "present" and e.optional:
+            detail += f"; optional: {e.optional}"
+        if state != "present":
+            detail += f"; from {e.files[0].urls[0]}"
+        rows.append((state, k, f"{_mb(e.size)}, lessons {' '.join(e.lessons)}" + (f"; {detail}" if detail else ""),
+                     needed))
+    return rows
