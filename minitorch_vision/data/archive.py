@@ -58,10 +58,9 @@ def _zip_members(archive, dest):
     z = zipfile.ZipFile(archive)
     out = []
     for info in z.infolist():
-        mode = info.external_attr >> 16
-        link = z.read(info).decode("utf-8", "replace") if stat.S_ISLNK(mode) else None
-        check_member(info.filename, dest, link=link, special=bool(mode) and not (
-            stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)))
+        kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no Unix file type recorded (a plain file or folder)
+        link = z.read(info).decode("utf-8", "replace") if kind == stat.S_IFLNK else None
+        check_member(info.filename, dest, link=link, special=kind not in (0, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK))
         if link is None:
             out.append((info.filename, info.is_dir(), lambda info=info: z.open(info)))
     return z, out

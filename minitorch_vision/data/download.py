@@ -106,7 +106,7 @@ def disk_error(path, err):
         return (f"cannot write {path}: permission denied (read-only or not your folder) — make it writable "
                 f"or choose another folder with --data-dir")
     if err.errno in (errno.ENOTDIR, errno.EEXIST):
-        return f"cannot create the folder {path}: a file of that name is in the way — move it or use --data-dir"
+        return f"cannot create the folder {path}: a file is in the way on that path — move it or use --data-dir"
     return f"cannot write {path}: {err.strerror or err} — check the data folder"
 
 

@@ -63,17 +63,20 @@ def modern_name(module, name):
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only ``allowed`` globals ({(module, name): object}); anything else is refused."""
+    """An unpickler that resolves only ``allowed`` globals ({(module, name): object}); anything else is refused.
 
-    def __init__(self, file, allowed, what, **kw):
+    ``path`` and ``what`` (e.g. ``"CIFAR-10 batch"``) only word the refusal.
+    """
+
+    def __init__(self, file, allowed, path, what, **kw):
         super().__init__(file, **kw)
-        self.allowed, self.what = allowed, what
+        self.allowed, self.path, self.what = allowed, path, what
 
     def find_class(self, module, name):
         module, name = modern_name(module, name)
         if (module, name) in self.allowed:
             return self.allowed[(module, name)]
-        raise PickleRefused(f"refused to load {self.what}: its pickle asks for {module}.{name}, which a "
+        raise PickleRefused(f"refused to load {self.path}: its pickle asks for {module}.{name}, which a "
                             f"{self.what} never contains (a tampered file?) — delete it and download it again")
 
 
@@ -83,4 +86,4 @@ def load_restricted(path, allowed, what):
     Raises PickleRefused for a forbidden global; other errors (truncated, not a pickle) propagate.
     """
     with open(path, "rb") as f:
-        return RestrictedUnpickler(f, allowed, what, encoding="bytes").load()
+        return RestrictedUnpickler(f, allowed, path, what, encoding="bytes").load()
