@@ -363,7 +363,11 @@ def fetch_all(keys, data_dir=None, log=print):
                 fetch_entry(e, root, progress=bar.update)
                 if not was_present:
                     done.append(e.key)
-                    log(f"  {e.key}: downloaded and verified ({_mb(e.size)})")
+                    files = e.members or e.files
+                    checked = "verified" if all(f.md5 or f.sha256 for f in files) else (
+                        "NOT verified: no published checksum; its sha256 is "
+                        + file_digest(root / files[0].path, "sha256"))
+                    log(f"  {e.key}: downloaded, {checked} ({_mb(e.size)})")
             except DataUnavailable as err:
                 log(f"  {e.key}: {'optional, not available' if e.optional else 'FAILED'}: {err}"
                     + (f" ({e.optional})" if e.optional else ""))
