@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from minitorch_vision.cli import write_json_atomic  # noqa: E402
-from minitorch_vision.data.manifest import fetch_all, keys_for  # noqa: E402
+from minitorch_vision.data.prefetch import fetch_all, keys_for  # noqa: E402
 from minitorch_vision.data.paths import data_dir as resolve_data_dir  # noqa: E402
 from minitorch_vision.errors import DataUnavailable  # noqa: E402
 from minitorch_vision.report import LESSONS, write_report  # noqa: E402

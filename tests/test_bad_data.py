@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers_http import dead_url, serve
+from helpers_http import dead_url
 from minitorch_vision.data import cifar10, download, manifest
 from minitorch_vision.data import fashion_mnist as fm
 from minitorch_vision.data.download import fetch, remove_stale_temps

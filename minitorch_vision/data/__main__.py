@@ -14,7 +14,8 @@ import argparse
 import sys
 
 from ..errors import MTVError
-from .manifest import MIRROR_ENV, check_rows, fetch_all, keys_for, mirrors
+from .manifest import MIRROR_ENV, mirrors
+from .prefetch import check_rows, fetch_all, keys_for
 from .paths import data_dir as resolve_data_dir
 
 

@@ -21,7 +21,8 @@ replaces every official host. A mirror has the layout of a complete data folder:
 (``<mirror>/coco128/images/train2017/000000000009.jpg``, ``<mirror>/cifar-10-batches-py/data_batch_1``),
 each checked against its own checksum; the archives themselves are never fetched from a mirror. So
 ``python -m http.server`` in a complete data folder is a mirror. Downloading is
-:func:`minitorch_vision.data.download.fetch`, the only code that touches the network.
+:func:`minitorch_vision.data.download.fetch`, the only code that touches the network; the whole
+course at once (``python -m minitorch_vision.data fetch | check``, ``run_all.py``) is :mod:`.prefetch`.
 """
 import os
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ _CIFAR_MEMBERS = tuple(File(f"cifar-10-batches-py/{n}", (), s, md5=m, exact_size
 def _coco128_members():
     """COCO128's 257 extracted files with sha256 and size (``coco128_sha256.txt``, measured on the copy
     described in SOURCES.md: every image equals the Git LFS oid of an independent copy)."""
-    lines = (Path(__file__).with_name("coco128_sha256.txt").read_text().splitlines())
+    lines = Path(__file__).with_name("coco128_sha256.txt").read_text().splitlines()
     return tuple(File(f"coco128/{p}", (), int(s), sha256=h)
                  for h, s, p in (ln.split() for ln in lines if ln and not ln.startswith("#")))
 
@@ -307,94 +308,3 @@ def ensure(key, data_dir=None, allow_download=True):
     if reasons:
         raise DataUnavailable(reasons[0] if len(reasons) == 1 else " | ".join(reasons))
     return ENTRIES[key].target(root) if key in ENTRIES else root / key
-
-
-# ---- the whole course at once: `python -m minitorch_vision.data fetch | check`, run_all.py -----------
-
-def keys_for(lessons=None):
-    """Entry keys used by ``lessons`` (numbers like ``"05"``), or every key when None, in table order."""
-    if not lessons:
-        return list(ENTRIES)
-    wanted = {k for lesson in lessons for k in lesson_keys(lesson)}
-    return [k for k in ENTRIES if k in wanted]
-
-
-def _alternative(entry, root):
-    return entry.alternative and (Path(root) / entry.alternative).is_dir()
-
-
-def _mb(n):
-    return f"{n / 1e6:.1f} MB"
-
-
-def fetch_all(keys, data_dir=None, log=print):
-    """Download every entry of ``keys`` that is missing, with a bar per file and a total bar.
-
-    Entries already in place are checked and skipped (a second run downloads nothing); an entry whose
-    ``alternative`` folder exists (a user's own CIFAR-10 image folder) is skipped; an optional entry
-    that cannot be had is one note line (its lessons have a fallback). Hidden temporary files of
-    killed downloads are removed first.
-
-    Returns the list of keys downloaded. Raises DataUnavailable, one line listing every required entry
-    that is still missing with its official URL and folder (each one's reason was logged above it).
-    """
-    from tqdm.auto import tqdm
-
-    from .download import remove_stale_temps
-
-    root = resolve_data_dir(data_dir)
-    if root.is_dir():
-        for folder, _, _ in os.walk(root):
-            remove_stale_temps(folder)
-    entries = [ENTRIES[k] for k in keys]
-    todo = [e for e in entries if not is_present(e, root) and not _alternative(e, root)]
-    for e in entries:
-        if _alternative(e, root) and not is_present(e, root):
-            log(f"  {e.key}: using your folder {root / e.alternative} instead (not downloaded)")
-    if not todo:  # single files are still checksum-verified below, without a bar
-        log(f"all {len(entries)} data entries for these lessons are in {root}: nothing to download")
-    failed, done = [], []
-    with tqdm(total=sum(e.size for e in todo), unit="B", unit_scale=True, desc="total", disable=None if todo else True) as bar:
-        for e in entries:
-            if _alternative(e, root) and not is_present(e, root):
-                continue
-            was_present = is_present(e, root)
-            try:
-                fetch_entry(e, root, progress=bar.update)
-                if not was_present:
-                    done.append(e.key)
-                    files = e.members or e.files
-                    checked = "verified" if all(f.md5 or f.sha256 for f in files) else (
-                        "NOT verified: no published checksum; its sha256 is "
-                        + file_digest(root / files[0].path, "sha256"))
-                    log(f"  {e.key}: downloaded, {checked} ({_mb(e.size)})")
-            except DataUnavailable as err:
-                log(f"  {e.key}: {'optional, not available' if e.optional else 'FAILED'}: {err}"
-                    + (f" ({e.optional})" if e.optional else ""))
-                if not e.optional:
-                    failed.append(e)
-    if failed:
-        raise DataUnavailable(missing_message(failed, root))
-    return done
-
-
-def check_rows(keys, data_dir=None):
-    """``(state, key, detail, needed)`` per entry: state present/missing/corrupt; needed False when the
-    lessons can run without it (optional, or its alternative folder is there)."""
-    root = resolve_data_dir(data_dir)
-    rows = []
-    for k in keys:
-        e = ENTRIES[k]
-        state, detail = verify(e, root)
-        detail = "" if detail == state else detail
-        needed = not e.optional
-        if state != "present" and _alternative(e, root):
-            detail += f"; your folder {e.alternative.split('/')[0]}/ serves instead"
-            needed = False
-        elif state != "present" and e.optional:
-            detail += f"; optional: {e.optional}"
-        if state != "present":
-            detail += f"; from {e.files[0].urls[0]}"
-        rows.append((state, k, f"{_mb(e.size)}, lessons {' '.join(e.lessons)}" + (f"; {detail}" if detail else ""),
-                     needed))
-    return rows
