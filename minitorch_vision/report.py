@@ -116,7 +116,7 @@ def how_made(run, lessons, out):
     ran = {n: L for n, L in lessons.items() if L["results"]}
     devices = sorted({str(L["results"].get("device")) for L in ran.values() if L["results"].get("device")})
     threads = sorted({L["results"]["threads"] for L in ran.values() if L["results"].get("threads")})
-    seconds = [L["seconds"] for L in lessons.values() if L["seconds"] is not None]
+    seconds = [L["seconds"] for L in lessons.values() if L["seconds"] is not None and L["status"] != "not run"]
     rows = [["mode", "quick (each lesson's --quick slice)" if is_quick(run, lessons) else "full"],
             ["command", run.get("command") or "- (no run_all.json: lessons run one by one)"],
             ["date (UTC)", run.get("started") or "-"],
