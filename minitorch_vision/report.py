@@ -25,6 +25,7 @@ Run:  python -m minitorch_vision.report runs/all
 import base64
 import html
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -181,6 +182,11 @@ def _md_table(t):
     return lines + [""]
 
 
+def _slug(heading):
+    """The anchor Markdown viewers (GitHub, VS Code) give a heading: lower case, punctuation dropped, - for spaces."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
 _MD_WRAP = {"caveat": ("> **", "**"), "failed": ("**", "**"), "skipped": ("_", "_")}
 
 
@@ -196,7 +202,7 @@ def render_markdown(doc, out):
             rel = path.relative_to(out).as_posix()
             lines += [f"![{caption or path.name}]({rel})", "", f"*{caption or rel}*", ""]
         elif kind == "toc":
-            lines += [" · ".join(f"[{text}](#{a})" for a, text in rest[0]), ""]
+            lines += [" · ".join(f"[{text}](#{_slug(text)})" for _, text in rest[0]), ""]
         else:  # p, caveat, failed, skipped
             before, after = _MD_WRAP.get(kind, ("", ""))
             lines += [before + rest[0] + after, ""]

@@ -190,6 +190,7 @@ def test_lessons_in_order_with_title_and_purpose(built):
         assert text == f"{name[:2]} {title}"
         assert page.index(f"<h2 id=\"{name}\"") < page.index(purpose)
         assert f"## {name[:2]} {title}\n\n{purpose}" in md
+    assert "[01 Images as numbers, and a linear classifier](#01-images-as-numbers-and-a-linear-classifier)" in md
 
 
 def test_every_figure_has_its_caption_in_the_order_saved(built):
