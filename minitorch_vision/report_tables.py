@@ -142,14 +142,23 @@ def mlp_tables(r):
 
 
 def cnn_tables(r):
+    """The CNN next to lesson 02's MLP trained with the same budget (``mlp``), and the kernel study."""
     rows = [_model_row("CNN", r, "test_accuracy")]
-    if r.get("mlp_test_accuracy") is not None:
-        rows.append(["MLP, same epochs", fmt(r["mlp_test_accuracy"]), "-", fmt(r.get("epochs")), "-", "-"])
-    study = [[fmt(k.get("kernel_size")), fmt(k.get("conv_blocks")), fmt(k.get("test_accuracy")), fmt(k.get("params")),
-              secs(k.get("train_seconds"))] for k in r.get("kernel_study", [])]
+    mlp = r.get("mlp") or ({"test_accuracy": r["mlp_test_accuracy"]} if r.get("mlp_test_accuracy") is not None else None)
+    if mlp:
+        rows.append(["MLP, the CNN's budget", fmt(mlp["test_accuracy"]), "-",
+                     fmt((mlp.get("budget") or {}).get("epochs", r.get("epochs"))), secs(mlp.get("train_seconds")),
+                     fmt(mlp.get("params"))])
+    study = r.get("kernel_study") or []
+    split = "val" if study and "val_accuracy" in study[0] else "test"   # the study scores on validation data
+    rows_k = [[fmt(k.get("kernel_size")), fmt(k.get("conv_blocks")), fmt(k.get(f"{split}_accuracy")),
+               fmt(k.get("params")), "-" if k.get("multiply_adds") is None else f"{k['multiply_adds'] / 1e6:.2f}",
+               secs(k.get("train_seconds"))] for k in study]
+    verdict = r.get("kernel_study_verdict")
     return [Table("CNN vs MLP", _MODEL_HEADERS, rows),
-            Table("Kernel size and depth", ["kernel size", "conv blocks", "test accuracy", "parameters",
-                                             "train seconds"], study)]
+            Table("Kernel size and depth", ["kernel size", "conv blocks", f"{split} accuracy", "parameters",
+                                             "M multiply-adds / image", "train seconds"], rows_k,
+                  verdict.get("text", "") if isinstance(verdict, dict) else "")]
 
 
 def transfer_tables(r):

@@ -216,12 +216,26 @@ def test_tables_per_lesson(built):
     for name, needles in {
             "01_representation": ["| linear (softmax on pixels) | 0.8421 | 0.8507 | 10 | 12.5 | 7,850 |"],
             "02_mlp": ["| MLP 512-256 | 0.8934 | 0.8990 | 20 | 80.2 | 235,146 |"],
-            "03_cnn": ["| CNN | 0.9312 |", "| MLP, same epochs | 0.9001 |", "| 3 | 1 | 0.9011 | 1,111 | 10.0 |"],
+            "03_cnn": ["| CNN | 0.9312 |", "| MLP, the CNN's budget | 0.9001 | - | 10 | - | - |",
+                       "| 3 | 1 | 0.9011 | 1,111 | - | 10.0 |"],
             "04_transfer": ["| frozen | 5 | no | 0.3141 |", "| finetune | 50 | yes | 0.5926 |", "RANDOM weights"],
             "05_detection": ["| all | 128 | 264 | 0.6163 | 0.4952 | 0.5460 | 0.3410 |"],
             "06_interpretability": ["| head.5 | 0.272 |", "| nothing (the same model again) | 1.000 |"]}.items():
         for needle in needles:
             assert needle in sections[name], (name, needle)
+
+
+def test_kernel_study_on_validation_with_its_verdict(tmp_path):
+    study = [{"kernel_size": 5, "conv_blocks": 2, "val_accuracy": 0.9, "params": 3333, "multiply_adds": 1_250_000,
+              "train_seconds": 3.0}]
+    out = fake_results(tmp_path, **{"03_cnn": {
+        "kernel_study": study, "kernel_study_verdict": {"text": "too short to conclude: train longer"},
+        "mlp": {"test_accuracy": 0.88, "params": 235146, "train_seconds": 20.0, "budget": {"epochs": 2}}}})
+    report.write_report(out)
+    md = (out / "report.md").read_text()
+    assert "| MLP, the CNN's budget | 0.8800 | - | 2 | 20.0 | 235,146 |" in md
+    assert "| kernel size | conv blocks | val accuracy | parameters | M multiply-adds / image | train seconds |" in md
+    assert "| 5 | 2 | 0.9000 | 3,333 | 1.25 | 3.0 |" in md and "too short to conclude: train longer" in md
 
 
 def test_detection_rows_under_five_instances_fold(built):
