@@ -62,6 +62,11 @@ def _fashion_claim(lessons):
             f"human {HUMAN_FASHION}; benchmark MLP {BENCHMARK_MLP} (Xiao et al. 2017, Fashion-MNIST)", verdict]
 
 
+def _backbone(r):
+    """``"resnet18 (imagenet weights)"``: lesson 04's backbone and where its weights come from."""
+    return f"{r.get('backbone', 'resnet18')} ({r.get('weights')} weights)"
+
+
 def _transfer_claim(lessons):
     r = _get(lessons, "04_transfer")
     runs = r.get("runs") or []
@@ -72,13 +77,13 @@ def _transfer_claim(lessons):
         for x in runs:
             if x["shots"] == k:
                 best[x["mode"]] = max(best.get(x["mode"], 0.0), x["test_accuracy"])
-        measured = f"{k} images per class: " + "; ".join(f"{m} {fmt(a)}" for m, a in best.items())
+        measured = f"{_backbone(r)}, {k} images per class: " + "; ".join(f"{m} {fmt(a)}" for m, a in best.items())
         if r.get("weights") == "random":
-            verdict = "not tested: no ImageNet weights (random backbone)"
+            verdict = "not tested: no pretrained weights (random backbone)"
         elif "scratch" in best and len(best) > 1:
             transferred = max(a for m, a in best.items() if m != "scratch")
             verdict = "holds" if transferred > best["scratch"] else "does not hold"
-    return ["With few labelled images, ImageNet features beat training from scratch", measured,
+    return ["With few labelled images, pretrained features beat training from scratch", measured,
             "the direction of Yosinski et al. 2014 and Kornblith et al. 2019 (no number for this set-up)", verdict]
 
 
@@ -164,7 +169,9 @@ def cnn_tables(r):
 def transfer_tables(r):
     rows = [[k.get("mode"), fmt(k.get("shots")), fmt(k.get("augment")), fmt(k.get("test_accuracy")),
              secs(k.get("train_seconds"))] for k in r.get("runs", [])]
-    note = f"backbone weights: {r.get('weights')}; classes: {', '.join(map(str, r.get('classes', [])))}"
+    note = f"backbone {_backbone(r)}; classes: {', '.join(map(str, r.get('classes', [])))}"
+    if r.get("backbone_note"):
+        note += f"; {r['backbone_note']}"
     if r.get("weights") == "random":
         note += " (RANDOM weights: nothing was transferred, the comparison shows the mechanics only)"
     return [Table("Scratch vs frozen vs fine-tuned", ["mode", "images per class", "augment", "test accuracy",

@@ -272,12 +272,13 @@ def test_highlights_next_to_their_anchors(built, tmp_path):
     fashion, transfer, detection, sanity = rows.values()
     assert "CNN 0.9312 (03)" in fashion and "MLP 0.8934 (02)" in fashion and "human 0.835" in fashion
     assert "benchmark MLP 0.883" in fashion and fashion.endswith("| holds |")
-    assert "5 images per class: scratch 0.3000; frozen 0.3141" in transfer and "not tested" in transfer
+    assert "resnet18 (random weights), 5 images per class: scratch 0.3000; frozen 0.3141" in transfer
+    assert "not tested: no pretrained weights" in transfer
     assert "P 0.6164 R 0.4952 mAP@0.5 0.546 mAP@0.5:0.95 0.341" in detection
     assert detection.endswith("| matches (each within 0.005) |")
     assert "0.12 after re-initialising down to features.1" in sanity and sanity.endswith("| passes |")
     out = fake_results(tmp_path, **{"03_cnn": {"test_accuracy": 0.85}, "05_detection": {"n_images": 32},
-                                    "04_transfer": {"weights": "imagenet"},
+                                    "04_transfer": {"weights": "coco", "backbone": "yolov5n"},
                                     "06_interpretability": {"sanity_check": {"after_cam_layer": 0.9}}})
     report.write_report(out)
     hl = (out / "report.md").read_text().split("### Results highlights")[1].split("###")[0]
