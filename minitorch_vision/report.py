@@ -43,9 +43,10 @@ LESSONS = {
     "03_cnn": ("A convolutional network",
                "Convolution written as im2col and a matrix product, a CNN that beats the MLP with fewer "
                "parameters, and kernel size against depth."),
-    "04_transfer": ("Transfer learning with ResNet-18",
-                    "ImageNet features reused on CIFAR-10 with a handful of images per class: a frozen backbone "
-                    "with a new head, fine-tuning, and training from scratch compared."),
+    "04_transfer": ("Transfer learning: a pretrained backbone on a few images",
+                    "Features learned on a large dataset (ResNet-18 on ImageNet, or YOLOv5n's backbone on COCO) "
+                    "reused on CIFAR-10 with a handful of images per class: a frozen backbone with a new head, "
+                    "fine-tuning, and training from scratch compared."),
     "05_detection": ("Object detection with YOLOv5",
                      "A hand-written YOLOv5 on the official weights: letterbox, anchor decoding, non-maximum "
                      "suppression, and precision, recall and mAP on COCO128 by the official protocol."),

@@ -2,6 +2,7 @@
 (one of them fails the way a lesson with missing data does), reports built directly from fake
 results folders, and the HTML in headless Chromium (benchmarks/_browser.py)."""
 import base64
+import html
 import io
 import json
 import re
@@ -188,7 +189,7 @@ def test_lessons_in_order_with_title_and_purpose(built):
     assert [h[0] for h in heads] == list(report.LESSONS)
     for (name, text), (title, purpose) in zip(heads, report.LESSONS.values()):
         assert text == f"{name[:2]} {title}"
-        assert page.index(f"<h2 id=\"{name}\"") < page.index(purpose)
+        assert page.index(f"<h2 id=\"{name}\"") < page.index(html.escape(purpose))
         assert f"## {name[:2]} {title}\n\n{purpose}" in md
     assert "[01 Images as numbers, and a linear classifier](#01-images-as-numbers-and-a-linear-classifier)" in md
 
