@@ -272,6 +272,7 @@ def test_highlights_next_to_their_anchors(built, tmp_path):
     assert len(rows) == 4
     fashion, transfer, detection, sanity = rows.values()
     assert "CNN 0.9312 (03)" in fashion and "MLP 0.8934 (02)" in fashion and "human 0.835" in fashion
+    assert "MLP with the CNN's budget 0.9001 (03)" in fashion
     assert "benchmark MLP 0.883" in fashion and fashion.endswith("| holds |")
     assert "resnet18 (random weights), 5 images per class: scratch 0.3000; frozen 0.3141" in transfer
     assert "not tested: no pretrained weights" in transfer
@@ -283,8 +284,12 @@ def test_highlights_next_to_their_anchors(built, tmp_path):
                                     "06_interpretability": {"sanity_check": {"after_cam_layer": 0.9}}})
     report.write_report(out)
     hl = (out / "report.md").read_text().split("### Results highlights")[1].split("###")[0]
-    assert hl.count("| does not hold |") == 1 and "| holds |" in hl  # CNN < MLP; frozen 0.3141 > scratch 0.30
+    assert "| does not hold: the CNN does not beat the MLP with its budget |" in hl  # CNN 0.85 < MLP 0.9001
+    assert "| holds |" in hl  # frozen 0.3141 > scratch 0.30
     assert "not comparable: needs yolov5n at 640 px on all 128 images" in hl and "| fails |" in hl
+    out = fake_results(tmp_path / "human", **{"02_mlp": {"test_accuracy": 0.80}})
+    report.write_report(out)
+    assert "| does not hold: MLP below human |" in (out / "report.md").read_text()
 
 
 def test_report_can_be_rebuilt_alone_and_without_run_all(tmp_path):
