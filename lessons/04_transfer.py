@@ -20,17 +20,14 @@ Writes runs/04_transfer/{results.json, top5.png, transfer.png, tb/}.
 """
 # %% Set-up: flags, seed, threads, device, output folder, input resolution
 import argparse
-import sys
 import pathlib
 import time
 from dataclasses import asdict
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
 import torch  # noqa: E402
 
-from minitorch_vision import plots  # noqa: E402
-from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
+from minitorch_vision.plots.transfer import topk_prediction, transfer_comparison  # noqa: E402
+from minitorch_vision.cli import class_list, int_list, int_range, lesson_args, positive_int, setup, write_results  # noqa: E402
 from minitorch_vision.data import cifar10  # noqa: E402
 from minitorch_vision.data.imagenet import top_k  # noqa: E402
 from minitorch_vision.data.images import read_image  # noqa: E402
@@ -43,7 +40,7 @@ from minitorch_vision.weights import load_resnet18  # noqa: E402
 
 # The lesson's own size flags: (default, default with --quick). A flag given on the command line keeps
 # its value, --quick or not; SUPPRESS leaves it out of `args` when not given, so we can tell.
-SIZES = {"shots": ("5,10,50", "5,10"), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
+SIZES = {"shots": ((5, 10, 50), (5, 10)), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
 
 
 def _default(name):
@@ -55,16 +52,16 @@ def extra_flags(p):
     p.add_argument("--weights", default=None,
                    help="ResNet-18 weights: a .pth path; default <data>/weights/resnet18-f37072fd.pth "
                         "(downloaded if absent); 'random' = untrained backbone (the lesson's point is then lost)")
-    p.add_argument("--size", type=int, default=None,
+    p.add_argument("--size", type=int_range(32), default=None,
                    help="input resolution fed to the network (default: 224 with a GPU, 64 on a CPU)")
-    p.add_argument("--classes", default="airplane,automobile,bird,cat,deer", help="CIFAR-10 classes, comma-separated")
-    p.add_argument("--shots", default=argparse.SUPPRESS,
+    p.add_argument("--classes", type=class_list(cifar10.CLASSES), default="airplane,automobile,bird,cat,deer", help="CIFAR-10 classes, comma-separated")
+    p.add_argument("--shots", type=int_list, default=argparse.SUPPRESS,
                    help="training images per class, comma-separated" + _default("shots"))
-    p.add_argument("--test-per-class", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--test-per-class", type=positive_int, default=argparse.SUPPRESS,
                    help="held-out test images per class" + _default("test_per_class"))
-    p.add_argument("--head-steps", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--head-steps", type=positive_int, default=argparse.SUPPRESS,
                    help="optimizer steps of the head on cached features" + _default("head_steps"))
-    p.add_argument("--views", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--views", type=positive_int, default=argparse.SUPPRESS,
                    help="augmented views cached per image for frozen + augmentation" + _default("views"))
     p.add_argument("--source", default="auto", choices=["auto", "pickles", "images"],
                    help="CIFAR-10 from the official pickles or from <data>/cifar10-images/<split>/<class>/")
@@ -95,8 +92,8 @@ except DataUnavailable as e:  # no sample photo: a CIFAR test image stands in be
 img = read_image(photo) if photo is not None else None  # (3, H, W) uint8
 
 # %% CIFAR-10 for (b) and (c): the pickles, or the image folder (a learner's own photos look like it)
-classes = [c.strip() for c in args.classes.split(",") if c.strip()]
-shots = sorted({int(s) for s in args.shots.split(",")})
+classes = args.classes
+shots = sorted(set(args.shots))
 xtr, ytr, xte, yte, names, where = cifar10.load_cifar10(ctx.data_dir, args.source, classes,
                                                        allow_download=not args.no_download)
 print(f"CIFAR-10 from {where}: {len(xtr)} train / {len(xte)} test images read")
@@ -110,7 +107,7 @@ top = top_k(logits, 5)
 print(f"(a) top-5 for {photo.name if photo.is_file() else 'a CIFAR test image'} ({kind} weights):")
 for name, p in top:
     print(f"    {p:6.1%}  {name}")
-plots.topk_prediction(img, top, title=f"ResNet-18 ({kind} weights): top-5", path=ctx.out / "top5.png")
+topk_prediction(img, top, title=f"ResNet-18 ({kind} weights): top-5", path=ctx.out / "top5.png")
 
 # %% Mini-datasets: k images per class with a seed; the test set is the same for every k
 sets = {k: cifar10.mini_dataset(xtr, ytr, names, classes, k, seed=args.seed, test=(xte, yte),
@@ -142,7 +139,7 @@ print(f"(c) {recipe}")
 runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb", amp=ctx.amp, done=[head_run],
                test_cache=test_cache)
 print(format_table(runs))
-plots.transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"
+transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"
                           if len(classes) == 5 else f"{len(classes)}-way CIFAR-10 ({kind} weights)",
                           path=ctx.out / "transfer.png")
 if kind == "random":
@@ -150,7 +147,7 @@ if kind == "random":
           "mechanics only. Run with the ImageNet weights to see transfer beat scratch.")
 
 # %% Results
-write_results(ctx.out, {"weights": kind, "classes": classes, "size": size, "top5": top,
+write_results(ctx, {"weights": kind, "classes": classes, "size": size, "top5": top,
                         "epochs": args.epochs, "recipe": asdict(recipe),
                         "runs": [{k: r[k] for k in ("mode", "shots", "augment", "test_accuracy", "train_seconds")}
                                  for r in runs],

@@ -1,13 +1,20 @@
-"""One training loop for every lesson: ``fit`` and ``evaluate``.
+"""Training for every lesson: ``train_one_epoch`` (the loop itself), ``fit`` around it, ``evaluate``.
 
-What it adds to the bare loop (``for x, y in batches: loss.backward(); opt.step()``) is only
-bookkeeping, and ``benchmarks/train_overhead.py`` shows that it costs almost nothing:
+``train_one_epoch`` is the bare loop: forward, loss, ``zero_grad``, ``backward``, ``step``. ``fit``
+calls it once per epoch and adds only bookkeeping, and ``benchmarks/train_overhead.py`` shows that it costs almost nothing:
   * a tqdm progress bar (silent when stdout is not a terminal),
-  * TensorBoard scalars per epoch under ``<out>/tb/``,
+  * TensorBoard scalars per epoch in ``log_dir`` (one flat run per trained configuration),
   * a checkpoint per epoch written atomically (complete or absent, never half-written), ``resume``,
-  * a clear stop when the loss turns NaN/inf, instead of training on garbage.
+  * a clear stop when the loss explodes (NaN, inf, or above ``EXPLODED`` x the loss before
+    training), instead of training on garbage.
 Determinism: batches are shuffled with seed ``seed + epoch`` and the RNG state is checkpointed,
 so an interrupted-and-resumed run ends with the same weights as an uninterrupted one.
+
+Resume (``resume=True``) cannot surprise: a checkpoint that is empty, truncated, of another model
+or optimizer, or already past ``epochs`` is one line (:class:`ResumeRefused`). With MORE epochs than
+the checkpoint's run, training continues to the new count and a 1cycle schedule is rebuilt for the
+new total: the remaining steps follow the new schedule from the current step (so the learning rate
+rises again if the old run had annealed it); the result is then not that of one uninterrupted run.
 """
 import contextlib
 import math
@@ -20,13 +27,21 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .atomic import atomic_path
-from .errors import MTVError
+from .errors import MTVError, summarize
+from .nnutil import eval_mode
 
 CHECKPOINT = "checkpoint.pt"
 
 
+EXPLODED = 1e6  # a training loss above EXPLODED x max(its value before training, 1) has diverged
+
+
 class TrainingDiverged(MTVError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN or infinite, or exploded (see ``EXPLODED``)."""
+
+
+class ResumeRefused(MTVError):
+    """``--resume`` with a checkpoint that cannot be continued as asked."""
 
 
 def _to(device, *tensors):
@@ -57,30 +72,25 @@ def evaluate(model, batches, device="cpu", loss_fn=F.cross_entropy, amp=False):
     Returns: ``{"loss": float, "accuracy": float in [0, 1], "n": int}``. The model's
     train/eval mode is restored afterwards.
     """
-    was_training = model.training
-    model.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     n = 0
-    for xb, yb in batches:
-        xb, yb = _to(device, xb, yb)
-        with autocast(device, amp):
-            logits = model(xb)
-        loss_sum += loss_fn(logits.float(), yb, reduction="sum")
-        correct += (logits.argmax(1) == yb).sum()
-        n += len(yb)
-    model.train(was_training)
+    with eval_mode(model):
+        for xb, yb in batches:
+            xb, yb = _to(device, xb, yb)
+            with autocast(device, amp):
+                logits = model(xb)
+            loss_sum += loss_fn(logits.float(), yb, reduction="sum")
+            correct += (logits.argmax(1) == yb).sum()
+            n += len(yb)
     return {"loss": loss_sum.item() / max(n, 1), "accuracy": correct.item() / max(n, 1), "n": n}
 
 
 @torch.no_grad()
 def predict(model, x, batch_size=512, device="cpu"):
     """Logits for every row of ``x`` (N, ...), returned on the CPU as float32 (N, classes)."""
-    was_training = model.training
-    model.eval()
-    out = [model(xb.to(device)).float().cpu() for xb in x.split(batch_size)]
-    model.train(was_training)
-    return torch.cat(out)
+    with eval_mode(model):
+        return torch.cat([model(xb.to(device)).float().cpu() for xb in x.split(batch_size)])
 
 
 def save_atomic(obj, path):
@@ -89,9 +99,40 @@ def save_atomic(obj, path):
         torch.save(obj, tmp)
 
 
+def train_one_epoch(model, batches, opt, sched=None, loss_fn=F.cross_entropy, device="cpu", amp=False, scaler=None):
+    """One pass over ``batches``: forward, loss, ``zero_grad``, backward, step. The whole of training.
+
+    Returns the summed loss, the number of correct predictions (0-d tensors on ``device``: reading
+    them back every step would stall a GPU) and the number of examples seen.
+    """
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for xb, yb in batches:
+        xb, yb = _to(device, xb, yb)              # (B, C, H, W), (B,)
+        with autocast(device, amp):
+            logits = model(xb)                    # (B, K)
+            loss = loss_fn(logits.float(), yb)    # mean over the batch
+        opt.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()                       # d loss / d every parameter
+            opt.step()                            # parameters -= lr * (Adam's rescaled) gradient
+        else:                                     # fp16: scale the loss so small gradients do not underflow
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        if sched is not None:
+            sched.step()
+        loss_sum += loss.detach() * len(yb)
+        correct += (logits.detach().argmax(1) == yb).sum()
+        seen += len(yb)
+    return loss_sum, correct, seen
+
+
 def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entropy,
-        device="cpu", out=None, resume=False, tensorboard=True, progress=True, amp=False,
-        on_epoch_end=None, log_every=50, checkpoint=True, verbose=True):
+        device="cpu", out=None, log_dir=None, resume=False, progress=True, amp=False,
+        on_epoch_end=None, checkpoint=True, verbose=True):
     """Train ``model`` for ``epochs`` passes over ``train`` and return the per-epoch history.
 
     Args:
@@ -99,7 +140,8 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         train: a :class:`~minitorch_vision.data.loader.Batches` (anything iterable with
             ``set_epoch``) of ``(x, y)``; ``val``: the same, or None.
         opt, sched: optimizer and an optional LR scheduler stepped once per batch.
-        out: run folder for ``checkpoint.pt`` and ``tb/``; None disables both.
+        out: run folder for ``checkpoint.pt``; None: no checkpoint.
+        log_dir: TensorBoard run folder (``ctx.tb_dir(run)``); None: no TensorBoard.
         resume: continue from ``<out>/checkpoint.pt`` if it exists.
         amp: mixed precision (see :func:`autocast`); fp16 gets a gradient scaler.
         verbose: print one line per epoch (on the main process).
@@ -112,7 +154,9 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         epoch) and ``elapsed`` (wall time since the start of training, evaluation included).
 
     Raises:
-        TrainingDiverged: the training loss became NaN or infinite.
+        TrainingDiverged: the training loss became NaN or infinite, or above ``EXPLODED`` x its value
+            before training.
+        ResumeRefused: ``resume`` with a checkpoint that is unreadable, of another model, or past ``epochs``.
     """
     is_main = distributed.is_main()  # under DDP only rank 0 logs, checkpoints and shows progress
     plain = distributed.unwrap(model)  # checkpoints hold the plain module's state_dict
@@ -121,68 +165,38 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
     ckpt_path = out / CHECKPOINT if out is not None else None
     if out is not None and is_main:
         out.mkdir(parents=True, exist_ok=True)
-    history, start = [], 0
+    history, start, first_loss = [], 0, None
     if resume and ckpt_path is not None and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
-        plain.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        if sched is not None and ck.get("sched") is not None:
-            sched.load_state_dict(ck["sched"])
-        torch.set_rng_state(ck["rng"].cpu())
-        if ck.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ck["cuda_rng"])  # dropout masks on the GPU
-        if scaler is not None and ck.get("scaler") is not None:
-            scaler.load_state_dict(ck["scaler"])
-        history, start = ck["history"], ck["epoch"]
+        ck = _resume(ckpt_path, plain, opt, sched, scaler, epochs, device)
+        history, start, first_loss = ck["history"], ck["epoch"], ck.get("first_loss")
         if is_main:
-            print(f"resumed from {ckpt_path} after epoch {start}")
+            print(f"resumed from {ckpt_path} after epoch {start}"
+                  + (f" (of {ck['epochs']}); continuing to {epochs}" if ck.get("epochs", epochs) != epochs else ""))
+    if first_loss is None and start < epochs:
+        first_loss = initial_loss(plain, train, loss_fn, device, amp)
+    limit = EXPLODED * max(first_loss, 1.0) if first_loss is not None and math.isfinite(first_loss) else math.inf
     writer = None
-    if tensorboard and out is not None and is_main:
+    if log_dir is not None and is_main:
         from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow to import
-        writer = SummaryWriter(out / "tb", purge_step=start + 1 if start else None)
+        writer = SummaryWriter(log_dir, purge_step=start + 1 if start else None)
     t0 = time.perf_counter() - (history[-1]["elapsed"] if history else 0.0)
-    model.train()
     try:
         for epoch in range(start, epochs):
             train.set_epoch(epoch)
             te = time.perf_counter()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            seen = 0
             bar = tqdm(train, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
                        disable=None if (progress and is_main) else True)
-            for step, (xb, yb) in enumerate(bar):
-                xb, yb = _to(device, xb, yb)
-                with autocast(device, amp):
-                    logits = model(xb)
-                    loss = loss_fn(logits.float(), yb)
-                opt.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    opt.step()
-                if sched is not None:
-                    sched.step()
-                loss_sum += loss.detach() * len(yb)
-                correct += (logits.detach().argmax(1) == yb).sum()
-                seen += len(yb)
-                if step % log_every == 0:  # one host sync every log_every steps, not every step
-                    if not torch.isfinite(loss_sum):
-                        raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch + 1}, step {step}: "
-                                               f"lower the learning rate (--lr) and run again")
-                    bar.set_postfix(loss=f"{loss.item():.4f}")
+            loss_sum, correct, seen = train_one_epoch(model, bar, opt, sched, loss_fn, device, amp, scaler)
             bar.close()
             distributed.sync_buffers(model)
             seen = torch.tensor(seen, device=device)
             distributed.all_reduce_sum(loss_sum, correct, seen)  # metrics over all ranks' shards
             seen = seen.item()
             train_loss = loss_sum.item() / max(seen, 1)
-            if not math.isfinite(train_loss):
-                raise TrainingDiverged(f"loss became {train_loss} in epoch {epoch + 1}: "
-                                       f"lower the learning rate (--lr) and run again")
+            if not math.isfinite(train_loss) or train_loss > limit:
+                before = f" (it was {first_loss:.3g} before training)" if first_loss is not None else ""
+                raise TrainingDiverged(f"the training loss exploded to {train_loss:.3g} in epoch {epoch + 1}{before} "
+                                       f"— lower the learning rate (--lr) and run again")
             rec = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": correct.item() / max(seen, 1),
                    "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}
             if val is not None:
@@ -202,7 +216,8 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
                 if ckpt_path is not None and checkpoint:
                     save_atomic({"model": plain.state_dict(), "opt": opt.state_dict(),
                                  "sched": sched.state_dict() if sched is not None else None,
-                                 "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state(),
+                                 "epoch": epoch + 1, "epochs": epochs, "first_loss": first_loss,
+                                 "history": history, "rng": torch.get_rng_state(),
                                  "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                                  "scaler": scaler.state_dict() if scaler is not None else None},
                                 ckpt_path)
@@ -212,6 +227,56 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         if writer is not None:
             writer.close()
     return history
+
+
+@torch.no_grad()
+def initial_loss(model, batches, loss_fn=F.cross_entropy, device="cpu", amp=False):
+    """The loss on the first batch before training: the yardstick for "the loss exploded".
+
+    Eval mode (no BatchNorm statistics updated, no dropout) and a forked RNG (an augmenting
+    ``transform`` draws random numbers): training afterwards is exactly what it would have been."""
+    with torch.random.fork_rng(devices=[]), eval_mode(model):
+        first = next(iter(batches), None)
+        if first is None:
+            return None
+        xb, yb = _to(device, *first)
+        with autocast(device, amp):
+            return loss_fn(model(xb).float(), yb).item()
+
+
+def _resume(path, model, opt, sched, scaler, epochs, device):
+    """Load ``path`` into model, optimizer, scheduler, RNG and scaler; one line when it cannot be done."""
+    def refuse(what, todo="delete it (or pass another --out) to start afresh"):
+        return ResumeRefused(f"cannot resume from {path}: {what} — {todo}")
+    try:
+        ck = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001  empty, truncated, not ours: torch raises many types
+        raise refuse(summarize(e)) from None
+    if not (isinstance(ck, dict) and all(k in ck for k in ("model", "opt", "epoch", "history", "rng"))):
+        raise refuse("it is not a checkpoint written by fit")
+    if ck["epoch"] > epochs:
+        raise refuse(f"it is after epoch {ck['epoch']}, more than --epochs {epochs}",
+                     f"pass --epochs {ck['epoch']} or more, or another --out")
+    from .weights import check_fits  # the one place that explains keys and shapes that do not fit
+    try:
+        check_fits(model, ck["model"], path)
+        opt.load_state_dict(ck["opt"])
+    except (MTVError, ValueError, KeyError) as e:
+        raise refuse(f"it holds another model ({str(e).split(': ', 1)[-1]})",
+                     "resume with the flags it was trained with, or pass another --out") from None
+    model.load_state_dict(ck["model"])
+    if sched is not None and ck.get("sched") is not None:
+        state = ck["sched"]
+        if state.get("total_steps", None) != getattr(sched, "total_steps", None):
+            # another --epochs: keep the new schedule (built for the new total), continue from the current step
+            state = {**sched.state_dict(), "last_epoch": state["last_epoch"], "_step_count": state["_step_count"]}
+        sched.load_state_dict(state)
+    torch.set_rng_state(ck["rng"].cpu())
+    if ck.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ck["cuda_rng"])  # dropout masks on the GPU
+    if scaler is not None and ck.get("scaler") is not None:
+        scaler.load_state_dict(ck["scaler"])
+    return ck
 
 
 def format_record(rec):

@@ -9,6 +9,7 @@ sha256 is downloaded with a printed warning. Offline, the error says which file 
 Then the small loaders built on it: ResNet-18 (torchvision's state dict), YOLOv5 (the file readers
 live in :mod:`minitorch_vision.yolov5_checkpoint`, re-exported here) and lesson 03's CNN checkpoint.
 """
+import pickle
 from pathlib import Path
 
 import torch
@@ -16,7 +17,7 @@ import torch
 from .data.download import fetch, file_digest
 from .data.manifest import ENTRIES, YOLOV5_URL
 from .data.paths import data_dir as resolve_data_dir
-from .errors import DataUnavailable, MTVError
+from .errors import DataUnavailable, MTVError, summarize
 from .models.cnn import CNN, config_from_state_dict
 from .models.resnet import resnet18
 from .models.yolov5 import SIZES, size_name
@@ -88,8 +89,8 @@ def load_state_dict_file(path):
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError, RuntimeError (not a zip), EOFError (truncated), ...
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataUnavailable(f"cannot load weights {path} with torch.load(weights_only=True): {msg[:200]}") from None
+        raise DataUnavailable(f"cannot load weights {path} with torch.load(weights_only=True): {summarize(e)} — "
+                              f"download the file again or pass another --weights") from None
     for key in ("state_dict", "model"):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]
@@ -173,6 +174,10 @@ def load_cnn_checkpoint(folder):
     ``results.json``) or the file does not hold a CNN (a note says why; the caller then trains one).
     The checkpoint holds only the weights; the architecture is read back from their shapes
     (:func:`models.cnn.config_from_state_dict`) and ``load_state_dict(strict=True)`` confirms it.
+
+    Raises:
+        DataUnavailable: the file's pickle asks for code (``weights_only=True`` refused it before
+            anything ran): that is not a stale file but a tampered one, so the lesson stops.
     """
     folder = Path(folder)
     path = folder / "checkpoint.pt"
@@ -183,7 +188,10 @@ def load_cnn_checkpoint(folder):
         sd = {k.removeprefix("module."): v for k, v in sd.items()}  # saved from a DDP wrapper
         model = CNN(config_from_state_dict(sd))
         model.load_state_dict(sd, strict=True)
+    except pickle.UnpicklingError as e:
+        raise DataUnavailable(f"refused to load {path}: {summarize(e)} — delete it and run lesson 03 again, "
+                              f"or pass another --cnn-from") from None
     except Exception as e:  # noqa: BLE001  a stale or foreign file: say so and let the caller train instead
-        print(f"note: could not reuse {path} ({str(e).splitlines()[0][:160]}); training a CNN here instead")
+        print(f"note: could not reuse {path} ({summarize(e)}); training a CNN here instead")
         return None
     return model, f"lesson 03 ({path})"

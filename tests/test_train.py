@@ -5,8 +5,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from minitorch_vision.data.loader import Batches
 from minitorch_vision.models.cnn import CNN, CNNConfig
-from minitorch_vision.models.mlp import MLP, MLPConfig, count_params, linear_classifier
-from minitorch_vision.train import CHECKPOINT, TrainingDiverged, evaluate, fit, one_cycle
+from minitorch_vision.models.mlp import MLP, MLPConfig, linear_classifier
+from minitorch_vision.nnutil import count_params
+from minitorch_vision.train import CHECKPOINT, ResumeRefused, TrainingDiverged, evaluate, fit, one_cycle
 
 
 def toy_data(n=256, seed=0):
@@ -29,16 +30,17 @@ def run(out, epochs=3, resume=False, seed=0, stop_after=None, tb=True, init_seed
         if stop_after is not None and epoch > stop_after:
             raise KeyboardInterrupt  # Ctrl-C during epoch stop_after + 1, before its checkpoint
     hist = fit(model, train, val, epochs=epochs, opt=opt, sched=one_cycle(opt, 3e-3, epochs, len(train)),
-               out=out, resume=resume, on_epoch_end=stop, progress=False, tensorboard=tb)
+               out=out, resume=resume, on_epoch_end=stop, progress=False,
+               log_dir=out / "tb" if tb and out is not None else None)
     return model, hist
 
 
-@pytest.mark.parametrize("cfg,params", [(CNNConfig(), None), (CNNConfig(conv_blocks=3, kernel_size=5), None),
+@pytest.mark.parametrize("config,params", [(CNNConfig(), None), (CNNConfig(conv_blocks=3, kernel_size=5), None),
                                         (CNNConfig(conv_blocks=1, kernel_size=7, hidden=0), None)])
-def test_cnn_shapes(cfg, params):
-    m = CNN(cfg)
+def test_cnn_shapes(config, params):
+    m = CNN(config)
     assert m(torch.randn(5, 1, 28, 28)).shape == (5, 10)
-    assert m.features(torch.randn(2, 1, 28, 28)).shape[-1] == 28 // 2 ** cfg.conv_blocks
+    assert m.features(torch.randn(2, 1, 28, 28)).shape[-1] == 28 // 2 ** config.conv_blocks
 
 
 def test_mlp_and_linear_shapes():
@@ -95,3 +97,43 @@ def test_evaluate_restores_mode():
     m.train()
     r = evaluate(m, Batches(*toy_data(50), batch_size=20))
     assert m.training and r["n"] == 50 and 0 <= r["accuracy"] <= 1
+
+
+def test_exploding_loss_stops_clearly():
+    """Finite but absurd: lr 1e9 sends the loss to ~1e28 without a NaN; fit stops and names --lr."""
+    torch.manual_seed(0)
+    model = MLP(MLPConfig(hidden=(8,)))
+    opt = torch.optim.Adam(model.parameters(), lr=1e9)
+    with pytest.raises(TrainingDiverged, match="--lr") as e:
+        fit(model, Batches(*toy_data(64), 16), None, epochs=2, opt=opt, progress=False)
+    assert "\n" not in str(e.value)
+
+
+def test_resume_with_more_epochs_continues_on_the_new_schedule(tmp_path):
+    run(tmp_path, epochs=2, tb=False)
+    _, hist = run(tmp_path, epochs=4, resume=True, tb=False)  # OneCycleLR rebuilt for 4 epochs
+    assert [r["epoch"] for r in hist] == [1, 2, 3, 4]
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["epochs"] == 4
+    assert hist[-1]["lr"] < hist[2]["lr"]  # the new schedule anneals to its own end
+
+
+@pytest.mark.parametrize("case", ["fewer epochs", "another shape", "truncated", "empty", "not a checkpoint"])
+def test_resume_that_cannot_be_done_is_one_line(tmp_path, case):
+    run(tmp_path, epochs=2, tb=False)
+    ck = tmp_path / CHECKPOINT
+    epochs = 1 if case == "fewer epochs" else 3
+    if case == "truncated":
+        ck.write_bytes(ck.read_bytes()[:1000])
+    elif case == "empty":
+        ck.write_bytes(b"")
+    elif case == "not a checkpoint":
+        torch.save({"weights": torch.zeros(3)}, ck)
+    model = CNN(CNNConfig(width=8 if case == "another shape" else 4, hidden=16, dropout=0.3))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    with pytest.raises(ResumeRefused) as e:
+        fit(model, Batches(*toy_data(), 32), None, epochs=epochs, opt=opt, out=tmp_path, resume=True,
+            progress=False, tensorboard=False)
+    msg = str(e.value)
+    assert "\n" not in msg and str(ck) in msg and " — " in msg
+    assert {"fewer epochs": "--epochs 2", "another shape": "another model", "truncated": "truncated",
+            "empty": "empty", "not a checkpoint": "not a checkpoint"}[case] in msg
