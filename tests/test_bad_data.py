@@ -22,7 +22,8 @@ from conftest import need
 from helpers_http import dead_url
 from minitorch_vision.data import cifar10, download, manifest
 from minitorch_vision.data import fashion_mnist as fm
-from minitorch_vision.data.download import fetch, remove_stale_temps
+from minitorch_vision.atomic import remove_stale_temps
+from minitorch_vision.data.download import fetch
 from minitorch_vision.errors import DataUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
