@@ -167,10 +167,7 @@ def fetch(urls, dest, *, md5=None, sha256=None, allow_download=True, timeout=30,
         except _LocalError as e:
             raise DataUnavailable(disk_error(e.path, e.err)) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
-            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS) \
-                    and not isinstance(e, urllib.error.URLError):  # from atomic_path's rename: local
-                raise DataUnavailable(disk_error(dest, e)) from None
-            reasons.append(f"{url}: {_reason(e)}")
+            reasons.append(f"{url}: {_reason(e)}")  # (atomic_path turns a failed rename into OutputError)
     kept = f"; the corrupt copy was kept as {aside}" if aside.exists() else ""
     raise DataUnavailable(f"cannot download {dest.name} ({'; '.join(reasons) or 'no URL'}) — put the file "
                           f"from {where}{kept}")
