@@ -28,7 +28,7 @@ __all__ = [
     "resolve_weights",
     "RESNET18_FILE", "RESNET18_URL", "RESNET18_SHA256", "RANDOM_WARNING", "load_state_dict_file", "check_fits",
     "load_resnet18",
-    "YOLOV5_URL", "YOLOV5_DEFAULT_TAG", "YOLOV5_SHA256", "yolov5_weights",
+    "YOLOV5_DEFAULT_TAG", "YOLOV5_SHA256", "yolov5_weights",
     # re-exported so one import serves a lesson (defined in models.yolov5 and yolov5_checkpoint)
     "size_name", "CheckpointRefused", "YOLOv5Checkpoint", "load_yolov5", "read_yolov5_checkpoint", "save_yolov5",
     "yolov5_from_checkpoint",
