@@ -38,10 +38,10 @@ def draw_map(ax, image, heatmap, title=None, alpha=0.5, fontsize=10):
     ax.axis("off")
 
 
-def colorbar(fig, axes, label="Grad-CAM (1 = the map's maximum)"):
+def colorbar(fig, axes, label="Grad-CAM (1 = the map's maximum)", shrink=1.0):
     """One colorbar for the maps drawn by :func:`draw_map` (their colour scale, 0 to 1)."""
     sm = matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0, 1), cmap=CMAP)
-    cb = fig.colorbar(sm, ax=axes, fraction=0.025, pad=0.01)
+    cb = fig.colorbar(sm, ax=axes, fraction=0.025, pad=0.01, shrink=shrink)
     cb.set_label(label, fontsize=9)
     cb.ax.tick_params(labelsize=9)
     return cb
@@ -117,5 +117,5 @@ def plot_sanity_check(rows, image, maps, map_titles, path, cam_step=None, captio
     axes[0].axis("off")
     for a, h, t in zip(axes[1:], maps, map_titles):
         draw_map(a, image, h, t)
-    colorbar(bottom, list(axes))
+    colorbar(bottom, list(axes), shrink=0.8)
     return save(fig, path, caption)
