@@ -134,7 +134,7 @@ from minitorch_vision.plots.gradcam import plot_gradcam
 from minitorch_vision.sanity import spearman
 clf, photo_info = explain.photo_classifier(args, ctx.data_dir, ctx.device)
 if clf is not None:
-    img = explain.read_photo(args.image, "both.png", ctx.data_dir)
+    img = explain.read_photo(args.image, "both.png", ctx.data_dir, not args.no_download)
     xp, shown = clf.prepare(img)
     targets = clf.pairs["both.png"]
     res = grad_cam(clf.model, clf.layer, xp.expand(len(targets), -1, -1, -1).to(ctx.device), targets)

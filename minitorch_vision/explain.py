@@ -6,7 +6,7 @@ experiment. A part that lacks what it needs is skipped, never faked: one line sa
     photo_classifier   a *pretrained* classifier for the photos of ``<data>/images``: ResNet-18 with its
                        ImageNet weights, else None: a map of an untrained network explains nothing
     yolo_detection     YOLOv5n on a letterboxed photo, and the detection whose confidence is explained
-    read_photo         a sample photo, ``<data>/images/<name>`` or a path
+    read_photo         a sample photo (``<data>/images/<name>``, via the data manifest) or a path
 
 Layer: above gradcam, train, weights and detection; beside cli (it reads ``runs_root`` for defaults).
 """
@@ -19,6 +19,7 @@ from .cli import runs_root
 from .data.images import read_image
 from .data.imagenet import imagenet_classes
 from .data.loader import Batches
+from .data.manifest import ensure
 from .data.transforms import normalize, resize
 from .detection.letterbox import letterbox
 from .detection.nms import non_max_suppression
@@ -48,9 +49,10 @@ def skipped(part, why):
     return {"skipped": str(why)}
 
 
-def read_photo(arg, name, data_dir):
-    """The photo ``arg`` (a path) or ``<data_dir>/images/<name>``: uint8 (3, H, W). Raises DataUnavailable."""
-    return read_image(Path(arg) if arg else Path(data_dir) / "images" / name)
+def read_photo(arg, name, data_dir, allow_download=True):
+    """The photo ``arg`` (a path), or the course's sample ``images/<name>`` from the data folder
+    (downloaded from its manifest URL when missing): uint8 (3, H, W). Raises DataUnavailable."""
+    return read_image(Path(arg) if arg else ensure(f"images/{name}", data_dir, allow_download=allow_download))
 
 
 # ----------------------------------------------------------------------------- the FashionMNIST CNN
@@ -145,7 +147,7 @@ def yolo_detection(args, data_dir, device, img_size):
     try:
         path = yolov5_weights(args.yolo_weights, "n", data_dir, allow_download=not args.no_download)
         model = load_yolov5(path).to(device).eval()
-        img = read_photo(args.detect_image, "bus.jpg", data_dir)              # (3, H, W) uint8
+        img = read_photo(args.detect_image, "bus.jpg", data_dir, not args.no_download)  # (3, H, W) uint8
     except DataUnavailable as e:
         return None, skipped("the YOLOv5 part", e)
     boxed, _, _ = letterbox(img, img_size)                                   # (3, h, w), sides multiples of 32
