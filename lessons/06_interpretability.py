@@ -144,14 +144,15 @@ for name, img in (clf.photos.items() if clf else []):
     plot_gradcam(shown, list(res.heatmap.cpu()), [f"map for {clf.names[t]} (p={p[t]:.2f})" for t in clf.targets],
                  ctx.out / f"gradcam_photo_{name.split('.')[0]}.png",
                  suptitle=f"{clf.source}\n{name}: top-1 {clf.names[top]} ({p[top]:.2f}), Grad-CAM at {clf.layer}",
-                 caption="Each class's map points at its own animal: the same activations, other channel weights.")
+                 caption="Where each class's evidence sits: the same activations, other channel weights.")
     photo_info[name] = {"top1": clf.names[top], "p": {clf.names[t]: float(p[t]) for t in clf.targets},
                         "flat_maps": int(res.lowres.flatten(1).amax(1).eq(0).sum()),
                         "rank_correlation_between_maps": spearman(res.heatmap[0], res.heatmap[-1])}
 
 # %% [markdown]
-# What to look at: on `both.png` the dog's map and the cat's map sit on different animals (their rank
-# correlation is in results.json). On `cat.png` the dog's map has little or nothing to point at.
+# What to look at: on `both.png` the dog's map should sit on the dog and the cat's on the cat (their rank
+# correlation is in results.json). Each map is scaled to its own maximum, so the map of an unlikely class
+# (small p) looks as red as a likely one: on `cat.png` the dog's map shows the most dog-like part.
 #
 # ## 5. Explaining one detection
 # For YOLOv5 the score is one detection's confidence (objectness x class score) before NMS. We map it at
@@ -180,6 +181,7 @@ print(f"Grad-CAM by hand vs library: {diff:.1e}; library vs pytorch-grad-cam 1.5
 print(f"sanity check at {layer}: rank correlation {sanity['unchanged']:.2f} unchanged, "
       f"{sanity['after_cam_layer']:.2f} once the CAM layer is random, {sanity['after_all']:.2f} all random "
       "(Adebayo et al. 2018: Grad-CAM passes the model-randomisation test)")
+print(f"photos explained with: {photo_info.get('skipped') or photo_info['source']}")
 write_results(ctx, {"cnn": {"source": source, "test_accuracy": acc, "layer": layer},
                     "by_hand_max_abs_diff": diff, "flat_mistake_maps": flat_mistakes,
                     "most_confused": [{"true": classes[t], "predicted": classes[p], "count": n} for t, p, n in pairs],

@@ -168,7 +168,8 @@ def _yolo_classifier(args, data_dir, device):
     if saved.is_file():
         try:
             model, info = load_classifier(saved, data_dir, allow_download=not args.no_download)
-            source = f"lesson 04's {info.backbone} classifier ({info.mode}, test accuracy {info.test_accuracy:.2f})"
+            source = (f"lesson 04's {info.backbone} classifier ({info.mode}, {len(info.classes)} CIFAR-10 classes, "
+                      f"test accuracy {info.test_accuracy:.2f})")
         except DataUnavailable as e:
             print(f"note: cannot reuse {saved} ({e}); training a head here instead")
         if info is not None and info.weights == "random":  # an untrained backbone explains nothing
@@ -176,7 +177,8 @@ def _yolo_classifier(args, data_dir, device):
     if info is None:
         model, info = train_linear_probe("yolov5n", data_dir, PROBE_CLASSES, shots=50, seed=args.seed,
                                          allow_download=not args.no_download, device=device)
-        source = f"YOLOv5n backbone (COCO) + linear head trained here (test accuracy {info.test_accuracy:.2f})"
+        source = (f"YOLOv5n backbone (COCO) + linear head trained here on {len(PROBE_CLASSES)} CIFAR-10 classes "
+                  f"(test accuracy {info.test_accuracy:.2f})")
     size = YOLO_PHOTO_SIZE if info.backbone == "yolov5n" else 224
     clf = PhotoClassifier(model, info.spec.gradcam_layer, list(info.classes), _targets(list(info.classes)), size,
                           info.spec.mean, info.spec.std, source)

@@ -63,7 +63,7 @@ def test_06_without_photo_skips_the_photo_part_and_keeps_epochs(data_dir, tmp_pa
              "--cnn-from", tmp_path / "no_lesson_03"])
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out / "results.json").read_text())
-    assert set(res["photo"]) == {"skipped"} and "pretrained" in res["photo"]["skipped"]
+    assert set(res["photo"]) == {"skipped"} and "both.png" in res["photo"]["skipped"]
     assert set(res["yolo"]) == {"skipped"}
     assert r.stdout.count("note: the photo part skipped") == 1 and "note: the YOLOv5 part skipped" in r.stdout
     assert res["cnn"]["source"].startswith("trained here (2 epoch(s)")
