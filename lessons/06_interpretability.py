@@ -9,7 +9,7 @@
 # **Needs**: FashionMNIST; lesson 03's trained CNN if you ran it (else a small one is trained here);
 # `yolov5n.pt` and the photos `bus.jpg`, `both.png` in `<data>/images`; the ResNet-18 ImageNet weights
 # for the photo part (downloaded when possible; without them that part is skipped, not faked).
-# **Time** on a 2-core CPU: about 1 minute with `--quick`; without, about 1.5 minutes with lesson 03's CNN,
+# **Time** on a 2-core CPU: about 1 minute with `--quick`; without, about 1 minute with lesson 03's CNN,
 # 5 when it trains its own.
 
 # %%
