@@ -50,8 +50,7 @@ x1 = data["test"][0][:1].to(ctx.device)                      # (1, 1, 28, 28), o
 A = model.features(x1).detach().requires_grad_(True)        # (1, K, h, w) activations
 logits = model.head(A)                                       # (1, 10)
 c = int(logits.argmax())                                     # explain the predicted class
-logits[0, c].backward()
-G = A.grad                                                   # (1, K, h, w) dy/dA
+G, = torch.autograd.grad(logits[0, c], A)                   # (1, K, h, w) dy/dA
 w = G.mean(dim=(2, 3))                                       # (1, K) one weight per channel
 cam = torch.relu((w[:, :, None, None] * A.detach()).sum(1))  # (1, h, w)
 print(f"A {tuple(A.shape)}  dy/dA {tuple(G.shape)}  w {tuple(w.shape)}  map {tuple(cam.shape)}")
@@ -66,9 +65,9 @@ assert diff < 1e-5, diff
 print(cam[0].cpu().numpy().round(3))
 
 # %% [markdown]
-# The library upsamples that 7x7 map to 28x28 and scales it to [0, 1] (exactly as pytorch-grad-cam 1.5.7,
-# tested within 1e-5). Now for many images at once: right predictions, then the most confident mistakes, each explained
-# for the class the model chose.
+# The library upsamples that 7x7 map to 28x28 and scales it to [0, 1] (as pytorch-grad-cam 1.5.7 does,
+# tested within 1e-5). Now for many images at once: right predictions, then the most confident mistakes,
+# each explained for the class the model chose.
 
 # %%
 from minitorch_vision import diagnostics
@@ -93,7 +92,7 @@ worst, _, _ = diagnostics.worst_mistakes(probs, y, k=8)     # the most confident
 flat_mistakes = gallery(worst, [f"true {classes[t]}\npred {classes[p]} ({c:.2f})" for t, p, c in
                              zip(y[worst], pred[worst], conf[worst])], "gradcam_mistakes.png",
                      "its most confident mistakes, map of the predicted class",
-                     "The evidence for the wrong class often sits on a part both classes share: a sole, a garment's body.")
+                     "The evidence for the wrong class often sits on a part both classes share: a sole, a body.")
 pairs = diagnostics.most_confused_pairs(diagnostics.confusion_matrix(y, pred, len(classes)), k=3)
 print("most confused (true -> predicted):", [f"{classes[t]} -> {classes[p]} ({n}x)" for t, p, n in pairs])
 
@@ -168,7 +167,8 @@ if d is not None:
     necks = ["neck.out3", "neck.out4", "neck.out5"]
     heat = [grad_cam(d.model, n, d.x, DetectionTarget(d.row, int(d.det[5]))).heatmap[0].cpu() for n in necks]
     plot_gradcam(draw_box(d.x[0].cpu(), d.det[:4]), heat, [f"{n} (stride {s})" for n, s in zip(necks, (8, 16, 32))],
-                 ctx.out / "gradcam_yolo_detection.png", suptitle=f"YOLOv5n on {yolo_info['image']}: {d.name} {float(d.det[4]):.2f}",
+                 ctx.out / "gradcam_yolo_detection.png",
+                 suptitle=f"YOLOv5n on {yolo_info['image']}: {d.name} {float(d.det[4]):.2f}",
                  caption="The level whose anchors match the object's size carries its evidence.")
     yolo_info.update(target=d.name, confidence=round(float(d.det[4]), 4), layers=necks)
 

@@ -30,7 +30,8 @@ from .gradcam import detection_row
 from .models.cnn import CNN, CNNConfig
 from .train import fit, one_cycle
 from .transfer import load_classifier, train_linear_probe
-from .weights import load_cnn_checkpoint, load_resnet18, load_yolov5, yolov5_weights
+from .weights import load_cnn_checkpoint, load_resnet18, yolov5_weights
+from .yolov5_checkpoint import load_yolov5
 
 
 def lesson_flags(p):

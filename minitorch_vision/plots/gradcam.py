@@ -97,8 +97,8 @@ def plot_sanity_check(rows, image, maps, map_titles, path, cam_step=None, captio
     labels = ["unchanged" if r["randomized"] is None else r["randomized"] for r in rows]
     x = np.arange(len(rows))
     ax.axhspan(-0.3, 0.3, color="tab:green", alpha=0.12, lw=0)
-    ax.text(len(rows) - 1, 0.27, "passes: ends near 0, the map changed with the weights", ha="right", va="top", fontsize=9,
-            color="tab:green")
+    ax.text(len(rows) - 1, 0.27, "passes: ends near 0, the map changed with the weights", ha="right", va="top",
+            fontsize=9, color="tab:green")
     ax.axhline(1.0, color="tab:red", ls="--", lw=1)
     ax.text(len(rows) - 1, 0.97, "fails: a map that ignores the weights (an edge detector) stays at 1",
             ha="right", va="top", fontsize=9, color="tab:red")
