@@ -133,7 +133,7 @@ def test_first_run_end_to_end_through_a_mirror(data_dir, tmp_path):
         res6 = json.loads((out / "06_interpretability" / "results.json").read_text())
         assert "skipped" not in json.dumps(res6), res6
         assert (out / "06_interpretability" / "gradcam_yolo_detection.png").is_file()
-        assert (out / "06_interpretability" / "gradcam_resnet_two_objects.png").is_file()
+        assert (out / "06_interpretability" / "gradcam_photo_both.png").is_file()  # a pretrained classifier: yolov5n backbone here
         n = len(got)
         r2 = run(["run_all.py", "--fetch-only", "--data-dir", data, "--out", out], mirror=url)
         assert r2.returncode == 0 and "nothing to download" in r2.stdout, r2.stdout + r2.stderr
