@@ -17,7 +17,7 @@ from PIL import Image
 from conftest import need
 from minitorch_vision.data.images import read_image
 from minitorch_vision.detection.evaluate import evaluate
-from minitorch_vision.detection.letterbox import letterbox, rect_batches, resize_area, resize_linear, scale_boxes
+from minitorch_vision.detection.letterbox import letterbox, rect_batches, scale_boxes
 from minitorch_vision.detection.nms import non_max_suppression
 from minitorch_vision.detection.predict import detect
 from minitorch_vision.errors import DataUnavailable, MTVError
@@ -241,16 +241,6 @@ def test_letterbox_padding_and_rescaling():
     back = scale_boxes(lb.shape[1:], boxes, (720, 1280))
     assert torch.allclose(back, torch.tensor([[200.0, 0.0, 600.0, 376.0, 0.9, 3.0]]))
     assert torch.equal(boxes, torch.tensor([[100.0, 12.0, 300.0, 200.0, 0.9, 3.0]]))      # input untouched
-
-
-def test_area_resize_is_a_block_mean_for_integer_factors():
-    x = torch.randint(0, 256, (3, 60, 80), dtype=torch.uint8)
-    ours = resize_area(x, (30, 40)).permute(1, 2, 0).numpy().astype(int)
-    pil = np.asarray(Image.fromarray(x.permute(1, 2, 0).numpy()).resize((40, 30), Image.BOX)).astype(int)
-    assert np.abs(ours - pil).max() <= 1                    # Pillow rounds in fixed point
-    exact = x.double().view(3, 30, 2, 40, 2).mean((2, 4))
-    assert (resize_area(x, (30, 40)).double() - exact).abs().max() <= 0.5
-    assert torch.equal(resize_linear(x, (60, 80)), x)
 
 
 def test_raw_head_output_matches_official(bus, v5n):
