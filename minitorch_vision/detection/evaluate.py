@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm.auto import tqdm
 
-from ..data.images import list_images, read_image
+from ..data.images import image_size, list_images, read_image
 from ..errors import DataUnavailable
 from .boxes import xywh_to_xyxy
 from .labels import label_path_for, read_yolo_labels
@@ -39,14 +38,6 @@ class EvalResult:
     n_labels: int
     curves: dict = field(repr=False, default_factory=dict)   # ap_per_class output (for plots)
     seconds: float = 0.0
-
-
-def _image_size(path):
-    try:
-        with Image.open(path) as im:
-            return im.size[1], im.size[0]
-    except (OSError, ValueError) as e:
-        raise DataUnavailable(f"cannot read image {path}: {e}") from None
 
 
 def _labels_to_orig(labels, hw_resized, gain, pad, input_hw, orig_hw):
@@ -84,7 +75,7 @@ def evaluate(model, images_dir, labels_dir=None, img_size=640, batch_size=32, co
         raise DataUnavailable(f"no images in {images_dir}")
     names = model.names
     label_file = (lambda p: Path(labels_dir) / (p.stem + ".txt")) if labels_dir else label_path_for
-    shapes = [_image_size(p) for p in files]
+    shapes = [image_size(p) for p in files]       # upright (EXIF) sizes, as read_image
     order, batch_shapes = rect_batches(shapes, img_size, batch_size, int(max(model.detect.stride)), 0.5)
     iouv = default_iouv()
     stats, images_with = [], {}
