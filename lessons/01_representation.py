@@ -12,19 +12,17 @@ Run:  python lessons/01_representation.py [--data-dir DIR] [--quick]
 Writes runs/01_representation/{results.json, *.png, tb/}.
 """
 # %% Set-up: flags, seed, threads, device, output folder
-import sys
-import pathlib
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from minitorch_vision import plots  # noqa: E402
+from minitorch_vision.plots.images import image_with_values, linear_weights, pixel_histograms, rgb_channels  # noqa: E402
+from minitorch_vision.plots.training import learning_curves  # noqa: E402
 from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data.fashion_mnist import fashion_mnist_splits  # noqa: E402
 from minitorch_vision.data.images import list_images, read_image  # noqa: E402
 from minitorch_vision.data.loader import Batches  # noqa: E402
-from minitorch_vision.models.mlp import count_params, linear_classifier  # noqa: E402
+from minitorch_vision.models.mlp import linear_classifier  # noqa: E402
+from minitorch_vision.nnutil import count_params  # noqa: E402
 from minitorch_vision.train import evaluate, fit, one_cycle  # noqa: E402
 
 
@@ -42,7 +40,7 @@ img = data["test_images"][0]                     # (28, 28) uint8, 0 = black, 25
 print(f"one FashionMNIST image: shape {tuple(img.shape)}, dtype {img.dtype}, "
       f"min {img.min().item()}, max {img.max().item()}, label '{classes[data['test'][1][0]]}'")
 print("its top-left 8x12 corner:\n", img[:8, :12].numpy())
-plots.image_with_values(img.numpy(), f"'{classes[data['test'][1][0]]}': 28x28 uint8 pixels", ctx.out / "grayscale_values.png")
+image_with_values(img.numpy(), f"'{classes[data['test'][1][0]]}': 28x28 uint8 pixels", ctx.out / "grayscale_values.png")
 
 # %% A colour image is three arrays: red, green and blue
 # Prefer a user image, then a CIFAR-10 sample from the data folder, else a generated test pattern.
@@ -57,14 +55,14 @@ else:
     source = "a generated test pattern"
 print(f"RGB image from {source}: shape {tuple(rgb.shape)} = (channels, height, width)")
 hwc = rgb.permute(1, 2, 0).numpy()                # matplotlib wants (H, W, 3)
-plots.rgb_channels(hwc, f"{source} {tuple(rgb.shape)}", ctx.out / "rgb_channels.png")
-plots.pixel_histograms([hwc[..., i] for i in range(3)], ["red", "green", "blue"], ["r", "g", "b"],
+rgb_channels(hwc, f"{source} {tuple(rgb.shape)}", ctx.out / "rgb_channels.png")
+pixel_histograms([hwc[..., i] for i in range(3)], ["red", "green", "blue"], ["r", "g", "b"],
                        "pixel values per channel", ctx.out / "rgb_histogram.png")
 
 # %% Histograms per class: trousers are thin (many black pixels), bags and coats are not
 x_img, y_test = data["test_images"], data["test"][1]
 picks = [1, 4, 8]  # Trouser, Coat, Bag
-plots.pixel_histograms([x_img[y_test == c] for c in picks], [classes[c] for c in picks], ["C0", "C1", "C2"],
+pixel_histograms([x_img[y_test == c] for c in picks], [classes[c] for c in picks], ["C0", "C1", "C2"],
                        "FashionMNIST pixel values by class", ctx.out / "class_histograms.png")
 
 # %% Flattening: an image becomes a vector of 784 numbers (the layout is lost, the values are not)
@@ -78,15 +76,16 @@ train = Batches(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
 val = Batches(*data["val"], batch_size=1000)
 opt = torch.optim.Adam(model.parameters(), lr=args.lr)
 history = fit(model, train, val, epochs=args.epochs, opt=opt,
-              sched=one_cycle(opt, args.lr, args.epochs, len(train)), device=ctx.device, amp=ctx.amp, out=ctx.out)
+              sched=one_cycle(opt, args.lr, args.epochs, len(train)), device=ctx.device, amp=ctx.amp, out=ctx.out,
+              log_dir=ctx.tb_dir("linear"))
 test = evaluate(model, Batches(*data["test"], batch_size=1000), ctx.device)
 print(f"linear classifier: {count_params(model)} parameters, test accuracy {test['accuracy']:.4f}")
 
 # %% What did it learn? Each row of W is a 28x28 template the image is compared against
-plots.linear_weights(model.net[-1].weight.detach().cpu(), classes, ctx.out / "linear_weights.png")
-plots.learning_curves(history, "linear classifier on raw pixels", ctx.out / "learning_curves.png")
+linear_weights(model.net[-1].weight.detach().cpu(), classes, ctx.out / "linear_weights.png")
+learning_curves(history, "linear classifier on raw pixels", ctx.out / "learning_curves.png")
 
-write_results(ctx.out, {
+write_results(ctx, {
     "lesson": "01_representation",
     "linear_test_accuracy": test["accuracy"],
     "best_val_accuracy": max(r["val_accuracy"] for r in history),

@@ -13,19 +13,16 @@ Run:  python lessons/02_mlp.py [--data-dir DIR] [--quick]
 Writes runs/02_mlp/{results.json, *.png, tb/, checkpoint.pt}; --resume continues a stopped run.
 """
 # %% Set-up: flags, seed, threads, device, output folder
-import sys
-import pathlib
 import time
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from minitorch_vision import plots  # noqa: E402
+from minitorch_vision.plots.training import diagnostics_figures, learning_curves  # noqa: E402
 from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data.fashion_mnist import fashion_mnist_splits  # noqa: E402
 from minitorch_vision.data.loader import Batches  # noqa: E402
-from minitorch_vision.models.mlp import MLP, MLPConfig, count_params  # noqa: E402
+from minitorch_vision.models.mlp import MLP, MLPConfig  # noqa: E402
+from minitorch_vision.nnutil import count_params  # noqa: E402
 from minitorch_vision.train import evaluate, fit, one_cycle, predict  # noqa: E402
 
 
@@ -69,8 +66,8 @@ print(f"{n} images: DataLoader {t_loader * 1e3:.0f} ms, in-memory slices {t_slic
       f"({t_loader / t_slices:.0f}x); benchmarks/data_pipeline.py measures a full epoch")
 
 # %% The model: 784 -> 512 -> 256 -> 10, ReLU between, dropout against over-fitting
-cfg = MLPConfig(hidden=tuple(int(h) for h in args.hidden.split(",") if h), dropout=args.dropout)
-model = MLP(cfg).to(ctx.device)
+config = MLPConfig(hidden=tuple(int(h) for h in args.hidden.split(",") if h), dropout=args.dropout)
+model = MLP(config).to(ctx.device)
 print(model)
 print(f"{count_params(model):,} parameters")
 
@@ -79,8 +76,8 @@ train = Batches(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
 val = Batches(*data["val"], batch_size=1000)
 opt = torch.optim.Adam(model.parameters(), lr=args.lr)
 history = fit(model, train, val, epochs=args.epochs, opt=opt, sched=one_cycle(opt, args.lr, args.epochs, len(train)),
-              device=ctx.device, amp=ctx.amp, out=ctx.out, resume=args.resume)
-plots.learning_curves(history, f"MLP {cfg.hidden}", ctx.out / "learning_curves.png")
+              device=ctx.device, amp=ctx.amp, out=ctx.out, log_dir=ctx.tb_dir("mlp"), resume=args.resume)
+learning_curves(history, f"MLP {config.hidden}", ctx.out / "learning_curves.png")
 
 # %% Test once, at the end, on images the model and our choices never saw
 test = evaluate(model, Batches(*data["test"], batch_size=1000), ctx.device)
@@ -88,18 +85,18 @@ print(f"MLP test accuracy {test['accuracy']:.4f} (published MLP baseline: 0.883)
 
 # %% Where is it wrong? Shirts vs T-shirts vs pullovers vs coats, as one would guess
 probs = predict(model, data["test"][0], device=ctx.device).softmax(1)
-diag = plots.diagnostics_figures(probs, data["test"][1], data["test_images"], classes, ctx.out)
+diag = diagnostics_figures(probs, data["test"][1], data["test_images"], classes, ctx.out)
 for p in diag["most_confused"]:
     print(f"  {p['true']:>12s} taken for {p['predicted']:<12s} {p['count']} times")
 
-write_results(ctx.out, {
+write_results(ctx, {
     "lesson": "02_mlp",
     "test_accuracy": test["accuracy"],
     "best_val_accuracy": max(r["val_accuracy"] for r in history),
     "epochs": len(history),
     "train_seconds": sum(r["seconds"] for r in history),
     "params": count_params(model),
-    "hidden": list(cfg.hidden),
+    "hidden": list(config.hidden),
     "history": history,
     "diagnostics": diag,
     "figures": sorted(p.name for p in ctx.out.glob("*.png")),

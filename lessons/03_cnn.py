@@ -15,19 +15,19 @@ Writes runs/03_cnn/{results.json, *.png, tb/, checkpoint.pt}.
 # %% Set-up: flags, seed, threads, device, output folder
 import json
 import sys
-import pathlib
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from minitorch_vision import distributed, ops, plots  # noqa: E402
+from minitorch_vision import distributed, ops  # noqa: E402
 from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data.fashion_mnist import fashion_mnist_splits  # noqa: E402
 from minitorch_vision.data.loader import Batches  # noqa: E402
 from minitorch_vision.models.cnn import CNN, CNNConfig  # noqa: E402
-from minitorch_vision.models.mlp import MLP, count_params  # noqa: E402
+from minitorch_vision.models.mlp import MLP  # noqa: E402
+from minitorch_vision.nnutil import count_params  # noqa: E402
+from minitorch_vision.plots.images import image_grid  # noqa: E402
+from minitorch_vision.plots.training import bar_compare, diagnostics_figures, kernel_study, learning_curves  # noqa: E402
 from minitorch_vision.train import evaluate, fit, one_cycle, predict  # noqa: E402
 
 
@@ -65,14 +65,14 @@ for k, v in checks.items():
 # %% What a filter does: two 3x3 edge detectors, applied with our conv2d
 sobel = torch.tensor([[[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]]])
 edges = ops.conv2d(data["test"][0][:1], torch.stack([sobel, sobel.transpose(1, 2)]), padding=1)  # (1, 2, 28, 28)
-plots.image_grid([data["test_images"][0].numpy(), edges[0, 0].numpy(), edges[0, 1].numpy()],
+image_grid([data["test_images"][0].numpy(), edges[0, 0].numpy(), edges[0, 1].numpy()],
                  ["image", "vertical edges", "horizontal edges"], ctx.out / "filters.png", ncols=3)
 
 # %% The model: conv blocks, then dropout and a linear head
 def make_cnn(kernel_size, conv_blocks):
-    cfg = CNNConfig(kernel_size=kernel_size, conv_blocks=conv_blocks, width=args.width)
+    config = CNNConfig(kernel_size=kernel_size, conv_blocks=conv_blocks, width=args.width)
     # channels_last (NHWC) lets the CPU's oneDNN kernels skip layout conversions
-    return CNN(cfg).to(ctx.device, memory_format=torch.channels_last)
+    return CNN(config).to(ctx.device, memory_format=torch.channels_last)
 
 
 model = make_cnn(args.kernel_size, args.conv_blocks)
@@ -96,20 +96,20 @@ val = Batches(*data["val"], batch_size=1000)
 opt = torch.optim.Adam(model.parameters(), lr=args.lr)
 history = fit(ctx.parallel(model), train, val, epochs=args.epochs, opt=opt, amp=ctx.amp,
               sched=one_cycle(opt, args.lr, args.epochs, len(train)),
-              device=ctx.device, out=ctx.out, resume=args.resume, on_epoch_end=track_test)
+              device=ctx.device, out=ctx.out, log_dir=ctx.tb_dir("cnn"), resume=args.resume, on_epoch_end=track_test)
 distributed.shutdown()
 if not ctx.is_main:  # under torchrun the other ranks are done: rank 0 alone evaluates, plots, writes
     sys.exit(0)
 # "elapsed" is wall time since training started, evaluation included
 time_to_target = next((r["elapsed"] for r in history if r["test_accuracy"] >= args.target), None)
-plots.learning_curves(history, f"CNN k={args.kernel_size}, {args.conv_blocks} blocks", ctx.out / "learning_curves.png")
+learning_curves(history, f"CNN k={args.kernel_size}, {args.conv_blocks} blocks", ctx.out / "learning_curves.png")
 test_acc = history[-1]["test_accuracy"]
 print(f"CNN test accuracy {test_acc:.4f}; time to {args.target}: "
       f"{'not reached' if time_to_target is None else f'{time_to_target:.0f} s'}")
 
 # %% Diagnostics: which classes does the CNN still confuse?
 probs = predict(model, data["test"][0], device=ctx.device).softmax(1)
-diag = plots.diagnostics_figures(probs, data["test"][1], data["test_images"], classes, ctx.out)
+diag = diagnostics_figures(probs, data["test"][1], data["test_images"], classes, ctx.out)
 
 # %% The study: kernel size x depth, each trained briefly on the same slice of the data
 study = []
@@ -129,7 +129,7 @@ if not args.skip_study:
             study.append(row)
             print(f"  kernel {k}x{k}, {blocks} block(s): test {row['test_accuracy']:.4f}, "
                   f"{row['params']:>9,} params, {row['train_seconds']:.1f} s")
-    plots.kernel_study(study, ctx.out / "kernel_study.png")
+    kernel_study(study, ctx.out / "kernel_study.png")
 
 # %% CNN vs MLP: read lesson 02's result when it ran; otherwise train the same MLP here
 mlp_file = ctx.out.parent / "02_mlp" / "results.json"
@@ -144,10 +144,10 @@ else:
         device=ctx.device, out=None, progress=False, verbose=False)
     mlp_acc, mlp_params, mlp_source = evaluate(m, test_batches, ctx.device)["accuracy"], count_params(m), "trained here"
 print(f"MLP {mlp_acc:.4f} ({mlp_params:,} params, {mlp_source}) vs CNN {test_acc:.4f} ({count_params(model):,} params)")
-plots.bar_compare(["MLP", "CNN"], [mlp_acc, test_acc], "test accuracy", "FashionMNIST: MLP vs CNN",
+bar_compare(["MLP", "CNN"], [mlp_acc, test_acc], "test accuracy", "FashionMNIST: MLP vs CNN",
                   ctx.out / "mlp_vs_cnn.png")
 
-write_results(ctx.out, {
+write_results(ctx, {
     "lesson": "03_cnn",
     "test_accuracy": test_acc,
     "best_val_accuracy": max(r["val_accuracy"] for r in history),

@@ -20,16 +20,13 @@ Writes runs/04_transfer/{results.json, top5.png, transfer.png, tb/}.
 """
 # %% Set-up: flags, seed, threads, device, output folder, input resolution
 import argparse
-import sys
 import pathlib
 import time
 from dataclasses import asdict
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
 import torch  # noqa: E402
 
-from minitorch_vision import plots  # noqa: E402
+from minitorch_vision.plots.transfer import topk_prediction, transfer_comparison  # noqa: E402
 from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data import cifar10  # noqa: E402
 from minitorch_vision.data.imagenet import top_k  # noqa: E402
@@ -106,7 +103,7 @@ top = top_k(logits, 5)
 print(f"(a) top-5 for {photo.name if photo.is_file() else 'a CIFAR test image'} ({kind} weights):")
 for name, p in top:
     print(f"    {p:6.1%}  {name}")
-plots.topk_prediction(img, top, title=f"ResNet-18 ({kind} weights): top-5", path=ctx.out / "top5.png")
+topk_prediction(img, top, title=f"ResNet-18 ({kind} weights): top-5", path=ctx.out / "top5.png")
 
 # %% Mini-datasets: k images per class with a seed; the test set is the same for every k
 sets = {k: cifar10.mini_dataset(xtr, ytr, names, classes, k, seed=args.seed, test=(xte, yte),
@@ -138,7 +135,7 @@ print(f"(c) {recipe}")
 runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb", amp=ctx.amp, done=[head_run],
                test_cache=test_cache)
 print(format_table(runs))
-plots.transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"
+transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"
                           if len(classes) == 5 else f"{len(classes)}-way CIFAR-10 ({kind} weights)",
                           path=ctx.out / "transfer.png")
 if kind == "random":
@@ -146,7 +143,7 @@ if kind == "random":
           "mechanics only. Run with the ImageNet weights to see transfer beat scratch.")
 
 # %% Results
-write_results(ctx.out, {"weights": kind, "classes": classes, "size": size, "top5": top,
+write_results(ctx, {"weights": kind, "classes": classes, "size": size, "top5": top,
                         "epochs": args.epochs, "recipe": asdict(recipe),
                         "runs": [{k: r[k] for k in ("mode", "shots", "augment", "test_accuracy", "train_seconds")}
                                  for r in runs],

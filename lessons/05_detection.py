@@ -25,13 +25,10 @@ Run:  python lessons/05_detection.py --data-dir ../shared/data --weights ../shar
 Writes runs/05_detection/{results.json, detections/*.jpg, pr_curves.png}.
 """
 # %% Set-up: flags, seed, threads, device, output folder
-import sys
 import pathlib
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from minitorch_vision import plots  # noqa: E402
+from minitorch_vision.plots.detection import pr_curves  # noqa: E402
 from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data.images import list_images  # noqa: E402
 from minitorch_vision.detection.draw import draw_detections, save_image  # noqa: E402
@@ -71,10 +68,10 @@ model = load_yolov5(path)
 if not args.no_fuse:
     model.fuse()                         # Conv+BN folded: same outputs, fewer ops
 model = model.to(ctx.device).eval()
-name = size_name(model.cfg)
+name = size_name(model.config)
 n_params = sum(p.numel() for p in model.parameters())
 print(f"{name} from {path}: {n_params:,} parameters{' (fused)' if not args.no_fuse else ''}, "
-      f"{model.cfg.nc} classes, strides {[int(s) for s in model.detect.stride]}")
+      f"{model.config.nc} classes, strides {[int(s) for s in model.detect.stride]}")
 
 # %% (b) Detect on images, draw the boxes, save
 # --images takes files and folders; without it, the sample photos of the data folder
@@ -109,11 +106,11 @@ else:
                    per_class=ev.per_class)
     # one PR curve per class, the most frequent classes first (they get the first colours)
     by_count = sorted(range(len(ev.per_class)), key=lambda i: -ev.per_class[i]["instances"])
-    plots.pr_curves(ev.curves["px"], ev.curves["pr_curve"][by_count],
+    pr_curves(ev.curves["px"], ev.curves["pr_curve"][by_count],
                     [f"{ev.per_class[i]['name']} ({ev.per_class[i]['instances']})" for i in by_count],
                     ev.curves["ap"][by_count, 0],
                     title=f"{name} on COCO128 ({ev.n_images} images), IoU 0.5", path=ctx.out / "pr_curves.png")
 
 # %% Results
-write_results(ctx.out, results)
+write_results(ctx, results)
 print(f"done in {time.perf_counter() - t_start:.1f} s")

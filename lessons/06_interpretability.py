@@ -17,15 +17,12 @@ Run:  python lessons/06_interpretability.py [--data-dir DIR] [--quick] [--weight
 Writes runs/06_interpretability/{results.json, *.png}.
 """
 # %% Set-up: flags, seed, threads, device, output folder
-import sys
 import pathlib
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
 import torch  # noqa: E402
 
-from minitorch_vision import diagnostics, plots  # noqa: E402
+from minitorch_vision import diagnostics  # noqa: E402
 from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data.fashion_mnist import fashion_mnist_splits  # noqa: E402
 from minitorch_vision.data.imagenet import imagenet_classes, top_k  # noqa: E402
@@ -39,6 +36,7 @@ from minitorch_vision.errors import DataUnavailable  # noqa: E402
 from minitorch_vision.gradcam import (ClassTarget, DetectionTarget, GradCAM, cascading_randomization,  # noqa: E402
                                       detection_row, grad_cam, spearman)
 from minitorch_vision.models.cnn import CNN, CNNConfig  # noqa: E402
+from minitorch_vision.plots.gradcam import plot_gradcam, plot_gradcam_gallery, plot_sanity_check  # noqa: E402
 from minitorch_vision.train import evaluate, fit, one_cycle, predict  # noqa: E402
 from minitorch_vision.weights import load_cnn_checkpoint, load_resnet18, load_yolov5, yolov5_weights  # noqa: E402
 
@@ -95,7 +93,7 @@ wrong = (pred != y).nonzero().squeeze(1)[:n_show]
 def gallery(idx, cls, titles, name, title):
     """Grad-CAM of images ``idx`` for classes ``cls`` (one call for the whole batch), drawn as one figure."""
     res = grad_cam(model, cnn_layer, x[idx].to(ctx.device), [ClassTarget(c) for c in cls])
-    plots.plot_gradcam_gallery(data["test_images"][idx], res.heatmap.cpu(), titles, ctx.out / name, suptitle=title)
+    plot_gradcam_gallery(data["test_images"][idx], res.heatmap.cpu(), titles, ctx.out / name, suptitle=title)
     figures.append(name)
 
 
@@ -135,7 +133,7 @@ at_layer = max(i for i, n in enumerate(steps) if n and (n == cnn_layer or n.star
 # an image whose original map is not empty (a CAM can be all zero: no positive evidence)
 picks = [0, 1, at_layer, len(rows) - 1]
 show = int(rows[0]["heatmap"].flatten(1).amax(1).gt(0).float().argmax())
-plots.plot_sanity_check(rows, data["test_images"][show], [rows[i]["heatmap"][show].cpu() for i in picks],
+plot_sanity_check(rows, data["test_images"][show], [rows[i]["heatmap"][show].cpu() for i in picks],
                         [f"{'original' if i == 0 else 'down to ' + steps[i]}\nrho={rows[i]['rank_correlation']:.2f}"
                          for i in picks], ctx.out / "sanity_check.png")
 figures.append("sanity_check.png")
@@ -179,7 +177,7 @@ if img is not None:
         per_class = cam(x224.expand(len(targets), -1, -1, -1), [ClassTarget(c) for c in targets])  # same image twice
         top1 = cam(x224)                                                   # the network's own top-1 class
     logits = per_class.output[0].cpu()
-    plots.plot_gradcam(img, list(per_class.heatmap.cpu()) + [top1.heatmap[0].cpu()],
+    plot_gradcam(img, list(per_class.heatmap.cpu()) + [top1.heatmap[0].cpu()],
                        [f"{c} {names[c]}\nlogit {logits[c]:.2f}" for c in targets]
                        + [f"top-1: {top1.classes[0]} {names[top1.classes[0]]}"],
                        ctx.out / "gradcam_resnet_two_objects.png",
@@ -219,7 +217,7 @@ if yolo is not None:
     row = detection_row(pred[0], det)                             # ... and its row before NMS
     layers = ["neck.out3", "neck.out4", "neck.out5"]              # strides 8, 16, 32
     heat = [grad_cam(yolo, layer, xb, [DetectionTarget(row, int(det[5]))]).heatmap[0].cpu() for layer in layers]
-    plots.plot_gradcam(draw_box(xb[0].cpu(), det[:4]), heat,
+    plot_gradcam(draw_box(xb[0].cpu(), det[:4]), heat,
                        [f"{layer} (stride {s})" for layer, s in zip(layers, (8, 16, 32))],
                        ctx.out / "gradcam_yolo_detection.png",
                        suptitle=f"YOLOv5n: {yolo.names[int(det[5])]} {float(det[4]):.2f}")
@@ -232,7 +230,7 @@ if yolo is not None:
     }
 
 # %% Results
-write_results(ctx.out, {
+write_results(ctx, {
     "lesson": "06_interpretability",
     "figures": figures,
     "cnn": {"source": source, "test_accuracy": acc, "layer": cnn_layer},

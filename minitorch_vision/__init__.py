@@ -1,6 +1,6 @@
 """minitorch-vision: a from-scratch, plain-PyTorch course in computer vision.
 
-Layers (imports only go downward; ``errors`` and ``atomic`` are used by every layer):
+Layers (imports only go downward; ``errors``, ``atomic`` and ``nnutil`` are used by every layer):
     data, ops -> models -> detection, weights -> distributed, train, transfer, diagnostics, gradcam
     -> plots, report, cli -> lessons/, run_all.py
 """

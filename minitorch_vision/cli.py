@@ -1,21 +1,30 @@
-"""What every lesson script shares: its flags, its set-up, its results file and its errors.
+"""What every lesson shares: its flags, its set-up, its results file and its errors.
 
-A lesson looks like::
+A lesson is a script of ``# %%`` cells that runs the same way from the shell and as a notebook
+(Jupyter via jupytext, VS Code). Its set-up cell looks like::
 
-    args = lesson_args(__doc__, epochs=10, batch_size=128, lr=1e-3)
-    ctx = setup(args, "03_cnn")        # seeds, threads, device, output folder
+    flags = ""                          # in a notebook, e.g. "--quick --epochs 2"
+    args = lesson_args("Lesson 03 - a CNN", flags, epochs=8, batch_size=128, lr=3e-3)
+    ctx = setup(args, "03_cnn")        # seeds, threads, device, output folder runs/03_cnn
     ...
-    write_results(ctx.out, {...})      # <out>/results.json, written atomically
+    write_results(ctx, {...})          # <out>/results.json, written atomically
 
-``lesson_args`` installs an exception hook that turns a :class:`MTVError` (missing data, a corrupt
-file, weights that do not fit) into one line on stderr and exit status 2, never a traceback, so a
-lesson can be plain top-level ``# %%`` cells.
+Where the flags come from: from the shell, the command line (``python lessons/03_cnn.py --quick``);
+in a notebook, the environment variable ``MTV_ARGS`` (``MTV_ARGS="--quick" jupyter lab``) when it
+is set, else the lesson's ``flags`` string.
+
+A :class:`MTVError` (missing data, a corrupt file, a bad flag) becomes one line
+``error: <what> — <what to do>``, never a traceback: exit status 2 from the shell, the cell's only
+output in a notebook. Outputs go to ``runs/<lesson>/`` at the repository root, whatever the working
+directory.
 """
 import argparse
 import json
 import os
 import random
+import shlex
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +35,7 @@ from . import distributed
 from .atomic import atomic_path
 from .data.paths import data_dir as resolve_data_dir
 from .errors import MTVError
+from .plots import saved_figures
 
 
 def default_threads():
@@ -48,42 +58,75 @@ def _excepthook(etype, value, tb):
     os._exit(code)  # sys.exit is not allowed inside an excepthook
 
 
+def _show_in_notebook(shell, etype, value, tb, tb_offset=None):
+    print(f"error: {value}", file=sys.stderr)  # the message is the whole output: no traceback
+
+
 def install_error_handler():
-    """Uncaught MTVError -> ``error: <message>`` and exit 2; Ctrl-C -> exit 130; others unchanged."""
-    sys.excepthook = _excepthook
+    """Uncaught MTVError -> ``error: <message>`` and exit 2; Ctrl-C -> exit 130; others unchanged.
+
+    In a notebook the kernel must live on: the cell stops and shows the one line instead."""
+    shell = _ipython()
+    if shell is not None:
+        shell.set_custom_exc((MTVError,), _show_in_notebook)
+    else:
+        sys.excepthook = _excepthook
 
 
-def lesson_args(doc, *, epochs, batch_size, lr, argv=None, extra=None, quick_epochs=None):
-    """Parse the flags every lesson shares. ``extra(parser)`` may add lesson-specific flags.
+def _ipython():
+    """The running IPython kernel's shell, or None from the shell."""
+    ip = sys.modules.get("IPython")
+    return ip.get_ipython() if ip is not None and "ipykernel" in sys.modules else None
 
-    ``quick_epochs``: the epoch count under ``--quick`` when ``--epochs`` is not given.
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one ``error:`` line (exit 2 / the cell's message), not usage + exit."""
+
+    def error(self, message):
+        raise MTVError(f"{message} — see {self.prog} --help")
+
+
+def lesson_argv(flags=""):
+    """The lesson's flags: the command line from the shell; in a notebook ``$MTV_ARGS``, else ``flags``."""
+    if _ipython() is None:
+        return sys.argv[1:]
+    return shlex.split(os.environ.get("MTV_ARGS") or flags or "")
+
+
+def lesson_args(description, flags="", *, epochs=None, batch_size=None, lr=None, argv=None, extra=None,
+                quick_epochs=None):
+    """Parse the flags every lesson shares; ``extra(parser)`` adds the lesson's own.
+
+    ``epochs``/``batch_size``/``lr``: the lesson's defaults; a lesson that does not train passes None
+    and gets no such flag. ``quick_epochs``: the epoch count under ``--quick`` when ``--epochs`` is
+    not given. ``flags``/``argv``: see :func:`lesson_argv` (``argv`` wins, for tests).
 
     Also installs :func:`install_error_handler`, so a user-fixable problem is one line, not a traceback.
     """
     install_error_handler()
-    first = (doc or "").strip().splitlines()[0] if doc else None
-    p = argparse.ArgumentParser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    first = (description or "").strip().splitlines()[0] if description else None
+    p = _Parser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
-    p.add_argument("--out", default=None, help="output folder (default: runs/<lesson>)")
-    p.add_argument("--epochs", type=int, default=argparse.SUPPRESS,
-                   help=f"training epochs (default: {epochs}" + (f"; {quick_epochs} with --quick)" if quick_epochs else ")"))
-    p.add_argument("--batch-size", type=int, default=batch_size, help="mini-batch size")
-    p.add_argument("--lr", type=float, default=lr, help="peak learning rate")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<lesson> at the repository root)")
+    if epochs is not None:
+        p.add_argument("--epochs", type=int, default=argparse.SUPPRESS,
+                       help=f"training epochs (default: {epochs}" + (f"; {quick_epochs} with --quick)" if quick_epochs else ")"))
+    if batch_size is not None:
+        p.add_argument("--batch-size", type=int, default=batch_size, help="mini-batch size")
+    if lr is not None:
+        p.add_argument("--lr", type=float, default=lr, help="peak learning rate")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
     p.add_argument("--threads", type=int, default=default_threads(), help="torch CPU threads")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="auto picks CUDA, then MPS, then CPU")
-    p.add_argument("--quick", action="store_true", help="a small slice that finishes in under a minute")
+    p.add_argument("--quick", action="store_true", help="a small slice that finishes in about a minute")
     p.add_argument("--no-download", action="store_true", help="never touch the network; fail if files are missing")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision (bf16, else fp16 with a grad scaler); default: on for CUDA, off on CPU")
     if extra is not None:
         extra(p)
-    # In a notebook (``# %%`` cells) sys.argv belongs to the kernel: parse nothing there.
-    if argv is None and "ipykernel" in sys.modules:
-        argv = []
-    args = p.parse_args(argv)
-    if not hasattr(args, "epochs"):  # not given: the lesson's default, or its --quick default
+    args = p.parse_args(lesson_argv(flags) if argv is None else argv)
+    if epochs is not None and not hasattr(args, "epochs"):  # not given: the lesson's default, or its --quick one
         args.epochs = quick_epochs if (args.quick and quick_epochs) else epochs
     return args
 
@@ -119,15 +162,27 @@ class Context:
     amp: bool = False
     rank: int = 0
     world_size: int = 1
+    started: float = 0.0  # time.time() at set-up, for the wall time in results.json
 
     @property
     def is_main(self):
         """Only the main process (rank 0 under torchrun) prints, plots and writes files."""
         return self.rank == 0
 
+    def tb_dir(self, run):
+        """TensorBoard folder of one trained configuration: ``<out>/../tb/<lesson>/<run>``, so that
+        ``tensorboard --logdir runs/tb`` (or ``runs/all/tb`` after run_all) shows every lesson's runs."""
+        return self.out.parent / "tb" / self.lesson / run
+
     def parallel(self, model):
         """Wrap ``model`` in DistributedDataParallel when launched by torchrun (else unchanged)."""
         return distributed.wrap(model, self.device)
+
+
+def runs_root():
+    """``<repository>/runs`` when the package lives in a checkout (``pip install -e .``), else ``./runs``."""
+    repo = Path(__file__).resolve().parents[1]
+    return repo / "runs" if (repo / "lessons").is_dir() else Path("runs").resolve()
 
 
 def setup(args, lesson):
@@ -139,12 +194,12 @@ def setup(args, lesson):
     amp = device.type == "cuda" if getattr(args, "amp", None) is None else args.amp
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
-    out = Path(args.out) if args.out else Path("runs") / lesson
+    out = Path(args.out) if args.out else runs_root() / lesson
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     else:
         sys.stdout = open(os.devnull, "w")  # one log, rank 0's; errors still reach stderr
-    ctx = Context(args, lesson, out, resolve_data_dir(args.data_dir), device, amp, rank, world)
+    ctx = Context(args, lesson, out, resolve_data_dir(args.data_dir), device, amp, rank, world, time.time())
     if ctx.is_main:
         print(f"[{lesson}] device={device} amp={amp} threads={torch.get_num_threads()} seed={args.seed} "
               f"processes={world} data={ctx.data_dir} out={out}{' (quick)' if args.quick else ''}")
@@ -164,11 +219,19 @@ def _jsonable(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def write_results(out, results):
-    """Write ``<out>/results.json`` atomically (the keys are the lesson's contract with run_all).
-
-    Under torchrun only rank 0 writes."""
+def write_results(ctx, results):
+    """Write ``<out>/results.json`` atomically: the lesson's ``results`` (its contract with run_all and
+    the report) plus what every lesson records: ``lesson``, ``quick``, the flags, the device and
+    threads, ``wall_seconds`` since set-up, and ``figures`` (file and caption of every figure saved
+    under ``<out>``, in order). Under torchrun only rank 0 writes."""
     if not distributed.is_main():
         return
-    write_json_atomic(Path(out) / "results.json", results)
-    print(f"wrote {Path(out) / 'results.json'}")
+    args = ctx.args
+    record = {"lesson": ctx.lesson, "quick": bool(args.quick),
+              "flags": {k: v for k, v in vars(args).items() if k not in ("data_dir", "out")},
+              "device": str(ctx.device), "threads": torch.get_num_threads(),
+              "wall_seconds": round(time.time() - ctx.started, 2)}
+    record.update(results)
+    record["figures"] = saved_figures(ctx.out)
+    write_json_atomic(Path(ctx.out) / "results.json", record)
+    print(f"wrote {Path(ctx.out) / 'results.json'}")

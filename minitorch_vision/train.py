@@ -1,9 +1,9 @@
-"""One training loop for every lesson: ``fit`` and ``evaluate``.
+"""Training for every lesson: ``train_one_epoch`` (the loop itself), ``fit`` around it, ``evaluate``.
 
-What it adds to the bare loop (``for x, y in batches: loss.backward(); opt.step()``) is only
-bookkeeping, and ``benchmarks/train_overhead.py`` shows that it costs almost nothing:
+``train_one_epoch`` is the bare loop: forward, loss, ``zero_grad``, ``backward``, ``step``. ``fit``
+calls it once per epoch and adds only bookkeeping, and ``benchmarks/train_overhead.py`` shows that it costs almost nothing:
   * a tqdm progress bar (silent when stdout is not a terminal),
-  * TensorBoard scalars per epoch under ``<out>/tb/``,
+  * TensorBoard scalars per epoch in ``log_dir`` (one flat run per trained configuration),
   * a checkpoint per epoch written atomically (complete or absent, never half-written), ``resume``,
   * a clear stop when the loss turns NaN/inf, instead of training on garbage.
 Determinism: batches are shuffled with seed ``seed + epoch`` and the RNG state is checkpointed,
@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from . import distributed
 from .atomic import atomic_path
 from .errors import MTVError
+from .nnutil import eval_mode
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -57,30 +58,25 @@ def evaluate(model, batches, device="cpu", loss_fn=F.cross_entropy, amp=False):
     Returns: ``{"loss": float, "accuracy": float in [0, 1], "n": int}``. The model's
     train/eval mode is restored afterwards.
     """
-    was_training = model.training
-    model.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     n = 0
-    for xb, yb in batches:
-        xb, yb = _to(device, xb, yb)
-        with autocast(device, amp):
-            logits = model(xb)
-        loss_sum += loss_fn(logits.float(), yb, reduction="sum")
-        correct += (logits.argmax(1) == yb).sum()
-        n += len(yb)
-    model.train(was_training)
+    with eval_mode(model):
+        for xb, yb in batches:
+            xb, yb = _to(device, xb, yb)
+            with autocast(device, amp):
+                logits = model(xb)
+            loss_sum += loss_fn(logits.float(), yb, reduction="sum")
+            correct += (logits.argmax(1) == yb).sum()
+            n += len(yb)
     return {"loss": loss_sum.item() / max(n, 1), "accuracy": correct.item() / max(n, 1), "n": n}
 
 
 @torch.no_grad()
 def predict(model, x, batch_size=512, device="cpu"):
     """Logits for every row of ``x`` (N, ...), returned on the CPU as float32 (N, classes)."""
-    was_training = model.training
-    model.eval()
-    out = [model(xb.to(device)).float().cpu() for xb in x.split(batch_size)]
-    model.train(was_training)
-    return torch.cat(out)
+    with eval_mode(model):
+        return torch.cat([model(xb.to(device)).float().cpu() for xb in x.split(batch_size)])
 
 
 def save_atomic(obj, path):
@@ -89,9 +85,40 @@ def save_atomic(obj, path):
         torch.save(obj, tmp)
 
 
+def train_one_epoch(model, batches, opt, sched=None, loss_fn=F.cross_entropy, device="cpu", amp=False, scaler=None):
+    """One pass over ``batches``: forward, loss, ``zero_grad``, backward, step. The whole of training.
+
+    Returns the summed loss, the number of correct predictions (0-d tensors on ``device``: reading
+    them back every step would stall a GPU) and the number of examples seen.
+    """
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for xb, yb in batches:
+        xb, yb = _to(device, xb, yb)              # (B, C, H, W), (B,)
+        with autocast(device, amp):
+            logits = model(xb)                    # (B, K)
+            loss = loss_fn(logits.float(), yb)    # mean over the batch
+        opt.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()                       # d loss / d every parameter
+            opt.step()                            # parameters -= lr * (Adam's rescaled) gradient
+        else:                                     # fp16: scale the loss so small gradients do not underflow
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        if sched is not None:
+            sched.step()
+        loss_sum += loss.detach() * len(yb)
+        correct += (logits.detach().argmax(1) == yb).sum()
+        seen += len(yb)
+    return loss_sum, correct, seen
+
+
 def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entropy,
-        device="cpu", out=None, resume=False, tensorboard=True, progress=True, amp=False,
-        on_epoch_end=None, log_every=50, checkpoint=True, verbose=True):
+        device="cpu", out=None, log_dir=None, resume=False, progress=True, amp=False,
+        on_epoch_end=None, checkpoint=True, verbose=True):
     """Train ``model`` for ``epochs`` passes over ``train`` and return the per-epoch history.
 
     Args:
@@ -99,7 +126,8 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         train: a :class:`~minitorch_vision.data.loader.Batches` (anything iterable with
             ``set_epoch``) of ``(x, y)``; ``val``: the same, or None.
         opt, sched: optimizer and an optional LR scheduler stepped once per batch.
-        out: run folder for ``checkpoint.pt`` and ``tb/``; None disables both.
+        out: run folder for ``checkpoint.pt``; None: no checkpoint.
+        log_dir: TensorBoard run folder (``ctx.tb_dir(run)``); None: no TensorBoard.
         resume: continue from ``<out>/checkpoint.pt`` if it exists.
         amp: mixed precision (see :func:`autocast`); fp16 gets a gradient scaler.
         verbose: print one line per epoch (on the main process).
@@ -137,43 +165,17 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         if is_main:
             print(f"resumed from {ckpt_path} after epoch {start}")
     writer = None
-    if tensorboard and out is not None and is_main:
+    if log_dir is not None and is_main:
         from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow to import
-        writer = SummaryWriter(out / "tb", purge_step=start + 1 if start else None)
+        writer = SummaryWriter(log_dir, purge_step=start + 1 if start else None)
     t0 = time.perf_counter() - (history[-1]["elapsed"] if history else 0.0)
-    model.train()
     try:
         for epoch in range(start, epochs):
             train.set_epoch(epoch)
             te = time.perf_counter()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            seen = 0
             bar = tqdm(train, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
                        disable=None if (progress and is_main) else True)
-            for step, (xb, yb) in enumerate(bar):
-                xb, yb = _to(device, xb, yb)
-                with autocast(device, amp):
-                    logits = model(xb)
-                    loss = loss_fn(logits.float(), yb)
-                opt.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    opt.step()
-                if sched is not None:
-                    sched.step()
-                loss_sum += loss.detach() * len(yb)
-                correct += (logits.detach().argmax(1) == yb).sum()
-                seen += len(yb)
-                if step % log_every == 0:  # one host sync every log_every steps, not every step
-                    if not torch.isfinite(loss_sum):
-                        raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch + 1}, step {step}: "
-                                               f"lower the learning rate (--lr) and run again")
-                    bar.set_postfix(loss=f"{loss.item():.4f}")
+            loss_sum, correct, seen = train_one_epoch(model, bar, opt, sched, loss_fn, device, amp, scaler)
             bar.close()
             distributed.sync_buffers(model)
             seen = torch.tensor(seen, device=device)

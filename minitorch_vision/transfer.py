@@ -21,6 +21,7 @@ import torch.nn as nn
 
 from .data.loader import Batches
 from .data.transforms import Augment
+from .nnutil import eval_mode
 from .models.resnet import forward_from, forward_until, resnet18
 from .train import evaluate, fit, one_cycle
 
@@ -71,11 +72,8 @@ def cached_features(fn, model, x, transform, batch_size=64, device="cpu"):
 
     ``fn`` is e.g. ``lambda m, xb: m.forward_features(xb)`` (pooled 512-vectors) or a partial forward.
     """
-    was = model.training
-    model.eval()
-    out = [fn(model, transform(xb).to(device)).cpu() for xb in x.split(batch_size)]
-    model.train(was)
-    return torch.cat(out)
+    with eval_mode(model):
+        return torch.cat([fn(model, transform(xb).to(device)).cpu() for xb in x.split(batch_size)])
 
 
 def pooled(model, xb):
@@ -116,7 +114,7 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
     test_cache = {} if test_cache is None else test_cache
     n = len(data.x_train)
     # TensorBoard curves under ``out`` (no checkpoints: 45 MB each); per-epoch lines only if ``log``
-    tb = dict(out=out, checkpoint=False, progress=False, verbose=log)
+    tb = dict(log_dir=out, checkpoint=False, progress=False, verbose=log)
     t0 = time.perf_counter()
     if mode == "scratch":
         model = resnet18(num_classes=n_cls).to(device)  # fresh random init: nothing transferred

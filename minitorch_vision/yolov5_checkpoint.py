@@ -147,10 +147,10 @@ def read_yolov5_checkpoint(path):
 
 def yolov5_from_checkpoint(ck):
     """Build our YOLOv5 with the checkpoint's size, classes and anchors, and load its weights (strict)."""
-    cfg = YOLOv5Config(depth_multiple=ck.depth_multiple, width_multiple=ck.width_multiple, nc=ck.nc,
+    config = YOLOv5Config(depth_multiple=ck.depth_multiple, width_multiple=ck.width_multiple, nc=ck.nc,
                        anchors=tuple(tuple(a.flatten().tolist()) for a in ck.anchors),
                        strides=tuple(int(s) for s in ck.strides), names=ck.names)
-    model = YOLOv5(cfg)
+    model = YOLOv5(config)
     try:
         model.load_state_dict(map_official_state_dict(model, ck.state_dict), strict=True)
     except ValueError as e:
@@ -163,7 +163,7 @@ _OWN_FORMAT = "minitorch-vision/yolov5/1"
 
 def save_yolov5(model, path):
     """Save our plain format: config + state dict (tensors, numbers, strings only), written atomically."""
-    c = model.cfg
+    c = model.config
     obj = {"format": _OWN_FORMAT,
            "config": {"depth_multiple": c.depth_multiple, "width_multiple": c.width_multiple, "nc": c.nc,
                       "anchors": [list(a) for a in c.anchors], "strides": list(c.strides), "names": list(c.names)},

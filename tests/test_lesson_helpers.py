@@ -14,14 +14,14 @@ from minitorch_vision.train import save_atomic
 from minitorch_vision.weights import load_cnn_checkpoint
 
 
-@pytest.mark.parametrize("cfg", [CNNConfig(), CNNConfig(conv_blocks=3, kernel_size=5, width=8),
+@pytest.mark.parametrize("config", [CNNConfig(), CNNConfig(conv_blocks=3, kernel_size=5, width=8),
                                  CNNConfig(conv_blocks=1, kernel_size=7, hidden=0),
                                  CNNConfig(convs_per_block=2, width=4, hidden=16)])
-def test_config_from_state_dict_round_trips(cfg):
-    got = config_from_state_dict(CNN(cfg).state_dict())
+def test_config_from_state_dict_round_trips(config):
+    got = config_from_state_dict(CNN(config).state_dict())
     for field in ("conv_blocks", "kernel_size", "width", "convs_per_block", "hidden", "num_classes", "in_channels"):
-        assert getattr(got, field) == getattr(cfg, field), field
-    CNN(got).load_state_dict(CNN(cfg).state_dict(), strict=True)
+        assert getattr(got, field) == getattr(config, field), field
+    CNN(got).load_state_dict(CNN(config).state_dict(), strict=True)
 
 
 def test_load_cnn_checkpoint(tmp_path):

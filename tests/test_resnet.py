@@ -10,7 +10,8 @@ from conftest import need
 
 from minitorch_vision.data.cifar10 import MiniDataset
 from minitorch_vision.data.loader import Batches
-from minitorch_vision.models.resnet import forward_from, forward_until, num_parameters, resnet18
+from minitorch_vision.models.resnet import forward_from, forward_until, resnet18
+from minitorch_vision.nnutil import count_params
 from minitorch_vision.train import fit
 from minitorch_vision.transfer import Recipe, cached_features, pooled, train_one
 
@@ -45,7 +46,7 @@ def test_state_dict_layout_matches_torchvision_keys(reference):
 
 def test_parameter_count():
     m = resnet18()
-    assert num_parameters(m) == 11_689_512
+    assert count_params(m, trainable_only=False) == 11_689_512
     assert sum(b.numel() for n, b in m.named_buffers() if "running" in n) == 9_600
 
 
@@ -126,7 +127,7 @@ def test_frozen_optimizer_holds_only_the_head_and_backbone_is_bit_identical():
     opt = torch.optim.AdamW(head, lr=1e-2)
     opt_ids = {id(p) for g in opt.param_groups for p in g["params"]}
     assert opt_ids == {id(p) for p in m.fc.parameters()}
-    assert num_parameters(m, trainable_only=True) == 512 * 3 + 3
+    assert count_params(m) == 512 * 3 + 3
     before = {k: v.clone() for k, v in m.state_dict().items()}
     data = _tiny_mini()
     from minitorch_vision.data.transforms import Augment

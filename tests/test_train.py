@@ -5,7 +5,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from minitorch_vision.data.loader import Batches
 from minitorch_vision.models.cnn import CNN, CNNConfig
-from minitorch_vision.models.mlp import MLP, MLPConfig, count_params, linear_classifier
+from minitorch_vision.models.mlp import MLP, MLPConfig, linear_classifier
+from minitorch_vision.nnutil import count_params
 from minitorch_vision.train import CHECKPOINT, TrainingDiverged, evaluate, fit, one_cycle
 
 
@@ -29,16 +30,17 @@ def run(out, epochs=3, resume=False, seed=0, stop_after=None, tb=True, init_seed
         if stop_after is not None and epoch > stop_after:
             raise KeyboardInterrupt  # Ctrl-C during epoch stop_after + 1, before its checkpoint
     hist = fit(model, train, val, epochs=epochs, opt=opt, sched=one_cycle(opt, 3e-3, epochs, len(train)),
-               out=out, resume=resume, on_epoch_end=stop, progress=False, tensorboard=tb)
+               out=out, resume=resume, on_epoch_end=stop, progress=False,
+               log_dir=out / "tb" if tb and out is not None else None)
     return model, hist
 
 
-@pytest.mark.parametrize("cfg,params", [(CNNConfig(), None), (CNNConfig(conv_blocks=3, kernel_size=5), None),
+@pytest.mark.parametrize("config,params", [(CNNConfig(), None), (CNNConfig(conv_blocks=3, kernel_size=5), None),
                                         (CNNConfig(conv_blocks=1, kernel_size=7, hidden=0), None)])
-def test_cnn_shapes(cfg, params):
-    m = CNN(cfg)
+def test_cnn_shapes(config, params):
+    m = CNN(config)
     assert m(torch.randn(5, 1, 28, 28)).shape == (5, 10)
-    assert m.features(torch.randn(2, 1, 28, 28)).shape[-1] == 28 // 2 ** cfg.conv_blocks
+    assert m.features(torch.randn(2, 1, 28, 28)).shape[-1] == 28 // 2 ** config.conv_blocks
 
 
 def test_mlp_and_linear_shapes():

@@ -69,9 +69,9 @@ def test_other_sizes_build(size, fused_params):
 
 def test_default_config_is_fresh_per_model_and_size_name():
     a, b = YOLOv5(), YOLOv5()
-    assert a.cfg is not b.cfg                           # no shared mutable default
-    a.cfg.names.append("x")
-    assert b.cfg.names == [] and size_name(b.cfg) == "yolov5s" and size_name(yolov5("n").cfg) == "yolov5n"
+    assert a.config is not b.config                           # no shared mutable default
+    a.config.names.append("x")
+    assert b.config.names == [] and size_name(b.config) == "yolov5s" and size_name(yolov5("n").config) == "yolov5n"
 
 
 def test_weights_module_reexports_the_yolov5_loaders():

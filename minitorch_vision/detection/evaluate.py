@@ -19,12 +19,12 @@ from tqdm.auto import tqdm
 
 from ..data.images import image_size, list_images, read_image
 from ..errors import DataUnavailable
+from ..nnutil import eval_mode
 from .boxes import xywh_to_xyxy
 from .labels import label_path_for, read_yolo_labels
 from .letterbox import letterbox, load_for_val, rect_batches, scale_boxes
 from .metrics import ap_per_class, default_iouv, match_predictions, mean_results
 from .nms import non_max_suppression
-from .predict import eval_mode
 
 
 @dataclass

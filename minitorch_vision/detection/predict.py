@@ -4,13 +4,13 @@
     -> float / 255 -> model (eval: (1, A, 5+nc) boxes in input pixels) -> non_max_suppression
     -> boxes mapped back to the original image (``scale_boxes``) and rounded -> (n, 6) per image.
 """
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..data.images import read_image
+from ..nnutil import eval_mode
 from .letterbox import letterbox, scale_boxes
 from .nms import non_max_suppression
 
@@ -28,22 +28,6 @@ class Detections:
         return [{"name": self.names[int(c)] if int(c) < len(self.names) else str(int(c)), "cls": int(c),
                  "conf": round(float(p), 4), "box": [round(float(v), 1) for v in b]}
                 for *b, p, c in self.boxes.tolist()]
-
-
-@contextmanager
-def eval_mode(model):
-    """Run the block with ``model`` in eval mode, then give every submodule back its own mode.
-
-    A YOLOv5 in training mode returns its undecoded per-level maps, not the (N, A, 5+nc) predictions
-    NMS reads, so inference always switches; per-module restore keeps a partly frozen model as it was.
-    """
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 def preprocess(img, img_size=640, stride=32):

@@ -42,20 +42,20 @@ class ConvBlock(nn.Sequential):
 
 
 class CNN(nn.Module):
-    def __init__(self, cfg=None):
+    def __init__(self, config=None):
         super().__init__()
-        cfg = cfg or CNNConfig()  # a fresh default: a shared default instance would be one object for all models
-        self.cfg = cfg
-        blocks, c, size = [], cfg.in_channels, cfg.image_size
-        for b in range(cfg.conv_blocks):
-            blocks.append(ConvBlock(c, cfg.width * 2 ** b, cfg.kernel_size, cfg.convs_per_block))
-            c, size = cfg.width * 2 ** b, size // 2
+        config = config or CNNConfig()  # a fresh default: a shared default instance would be one object for all models
+        self.config = config
+        blocks, c, size = [], config.in_channels, config.image_size
+        for b in range(config.conv_blocks):
+            blocks.append(ConvBlock(c, config.width * 2 ** b, config.kernel_size, config.convs_per_block))
+            c, size = config.width * 2 ** b, size // 2
         self.features = nn.Sequential(*blocks)  # (N, 1, 28, 28) -> (N, c, size, size)
         flat = c * size * size
-        head = [nn.Flatten(), nn.Dropout(cfg.dropout)]
-        if cfg.hidden:
-            head += [nn.Linear(flat, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout)]
-        head.append(nn.Linear(cfg.hidden or flat, cfg.num_classes))
+        head = [nn.Flatten(), nn.Dropout(config.dropout)]
+        if config.hidden:
+            head += [nn.Linear(flat, config.hidden), nn.ReLU(), nn.Dropout(config.dropout)]
+        head.append(nn.Linear(config.hidden or flat, config.num_classes))
         self.head = nn.Sequential(*head)
 
     def forward(self, x):       # x: (N, 1, 28, 28), standardised pixels

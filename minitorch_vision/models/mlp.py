@@ -18,15 +18,15 @@ class MLPConfig:
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg=None):
+    def __init__(self, config=None):
         super().__init__()
-        cfg = cfg or MLPConfig()  # a fresh default: a shared default instance would be one object for all models
-        self.cfg = cfg
-        layers, width = [nn.Flatten()], cfg.in_features  # (N, 1, 28, 28) -> (N, 784)
-        for h in cfg.hidden:
-            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(cfg.dropout)]
+        config = config or MLPConfig()  # a fresh default: a shared default instance would be one object for all models
+        self.config = config
+        layers, width = [nn.Flatten()], config.in_features  # (N, 1, 28, 28) -> (N, 784)
+        for h in config.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(config.dropout)]
             width = h
-        layers.append(nn.Linear(width, cfg.num_classes))
+        layers.append(nn.Linear(width, config.num_classes))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):       # x: (N, 1, 28, 28) or (N, 784)
@@ -37,7 +37,3 @@ def linear_classifier(in_features=28 * 28, num_classes=10):
     """Softmax regression: one ``nn.Linear`` on the flattened pixels."""
     return MLP(MLPConfig(in_features, num_classes, hidden=()))
 
-
-def count_params(model):
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

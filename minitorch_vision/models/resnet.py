@@ -155,8 +155,4 @@ def forward_from(model, x, stage):
     return model.fc(torch.flatten(model.avgpool(x), 1))
 
 
-def num_parameters(model, trainable_only=False):
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-__all__ = ["ResNetConfig", "BasicBlock", "ResNet", "resnet18", "forward_until", "forward_from", "num_parameters"]
+__all__ = ["ResNetConfig", "BasicBlock", "ResNet", "resnet18", "forward_until", "forward_from"]

@@ -159,9 +159,9 @@ class SPPF(nn.Module):
 class Backbone(nn.Module):
     """CSP-Darknet53: image (N, 3, H, W) -> P3 (stride 8), P4 (stride 16), P5 (stride 32) feature maps."""
 
-    def __init__(self, cfg):
+    def __init__(self, config):
         super().__init__()
-        c, n = cfg.ch, cfg.n
+        c, n = config.ch, config.n
         self.stem = Conv(3, c(64), 6, 2, 2)              # P1/2 (a 6x6 conv replaced v5's Focus in v6.0)
         self.down2 = Conv(c(64), c(128), 3, 2)           # P2/4
         self.stage2 = C3(c(128), c(128), n(3))
@@ -185,9 +185,9 @@ class Backbone(nn.Module):
 class PANet(nn.Module):
     """Top-down (FPN, Lin et al. 2017) then bottom-up (PANet) path: (P3, P4, P5) -> 3 maps for Detect."""
 
-    def __init__(self, cfg):
+    def __init__(self, config):
         super().__init__()
-        c, n = cfg.ch, cfg.n
+        c, n = config.ch, config.n
         self.reduce5 = Conv(c(1024), c(512), 1, 1)
         self.up5 = nn.Upsample(scale_factor=2, mode="nearest")
         self.topdown4 = C3(c(1024), c(512), n(3), shortcut=False)
@@ -263,16 +263,16 @@ class Detect(nn.Module):
 
 class YOLOv5(nn.Module):
     """image batch (N, 3, H, W) in [0, 1], H and W multiples of 32 -> eval: ``pred`` (N, A, 5+nc);
-    training: the per-level ``maps`` (see Detect). ``cfg`` None: a fresh default ``YOLOv5Config()``."""
+    training: the per-level ``maps`` (see Detect). ``config`` None: a fresh default ``YOLOv5Config()``."""
 
-    def __init__(self, cfg=None):
+    def __init__(self, config=None):
         super().__init__()
-        cfg = YOLOv5Config() if cfg is None else cfg  # a fresh one: a shared default would be mutated by all
-        self.cfg = cfg
-        self.backbone = Backbone(cfg)
-        self.neck = PANet(cfg)
-        c = cfg.ch
-        self.detect = Detect(cfg.nc, cfg.anchors, cfg.strides, ch=(c(256), c(512), c(1024)))
+        config = YOLOv5Config() if config is None else config  # a fresh one: a shared default would be mutated by all
+        self.config = config
+        self.backbone = Backbone(config)
+        self.neck = PANet(config)
+        c = config.ch
+        self.detect = Detect(config.nc, config.anchors, config.strides, ch=(c(256), c(512), c(1024)))
 
     def forward(self, x):
         p3, p4, p5 = self.backbone(x)                    # strides 8, 16, 32
@@ -280,7 +280,7 @@ class YOLOv5(nn.Module):
 
     @property
     def names(self):
-        return self.cfg.names or [str(i) for i in range(self.cfg.nc)]
+        return self.config.names or [str(i) for i in range(self.config.nc)]
 
     def fuse(self):
         """Fold every BatchNorm into its conv (eval only: the statistics are frozen). Returns self."""
@@ -295,10 +295,10 @@ def yolov5(size="s", nc=80, names=None):
     return YOLOv5(YOLOv5Config.of_size(size, nc=nc, names=list(names or [])))
 
 
-def size_name(cfg):
+def size_name(config):
     """'yolov5n' etc. from the depth/width multiples ('yolov5-custom' when none fits)."""
     for k, (gd, gw) in SIZES.items():
-        if abs(cfg.depth_multiple - gd) < 1e-6 and abs(cfg.width_multiple - gw) < 1e-6:
+        if abs(config.depth_multiple - gd) < 1e-6 and abs(config.width_multiple - gw) < 1e-6:
             return f"yolov5{k}"
     return "yolov5-custom"
 
@@ -344,8 +344,8 @@ def map_official_state_dict(model, official):
     ours = model.state_dict()
     missing, unexpected = sorted(set(ours) - set(mapped)), sorted(set(mapped) - set(ours))
     if missing or unexpected:
-        raise ValueError(f"checkpoint does not fit YOLOv5 (width {model.cfg.width_multiple}, depth "
-                         f"{model.cfg.depth_multiple}, nc {model.cfg.nc}): {len(missing)} missing keys "
+        raise ValueError(f"checkpoint does not fit YOLOv5 (width {model.config.width_multiple}, depth "
+                         f"{model.config.depth_multiple}, nc {model.config.nc}): {len(missing)} missing keys "
                          f"(e.g. {missing[:1]}), {len(unexpected)} unexpected (e.g. {unexpected[:1]})")
     for k, v in mapped.items():
         if tuple(v.shape) != tuple(ours[k].shape):
