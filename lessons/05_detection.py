@@ -32,7 +32,7 @@ from minitorch_vision.plots.detection import pr_curves  # noqa: E402
 from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data.images import list_images  # noqa: E402
 from minitorch_vision.detection.draw import draw_detections, save_image  # noqa: E402
-from minitorch_vision.detection.evaluate import evaluate, format_table  # noqa: E402
+from minitorch_vision.detection.evaluate import evaluate_detector, format_val_table  # noqa: E402
 from minitorch_vision.detection.predict import detect  # noqa: E402
 from minitorch_vision.errors import DataUnavailable  # noqa: E402
 from minitorch_vision.weights import load_yolov5, size_name, yolov5_weights  # noqa: E402
@@ -97,11 +97,11 @@ if not coco.is_dir():
     print(f"COCO128 not found at {coco}: skipping the evaluation")
 else:
     limit = args.val_images or (QUICK_VAL_IMAGES if args.quick else None)
-    ev = evaluate(model, coco, ctx.data_dir / "coco128" / "labels" / "train2017", img_size=args.img_size,
+    ev = evaluate_detector(model, coco, ctx.data_dir / "coco128" / "labels" / "train2017", img_size=args.img_size,
                   batch_size=args.batch_size, conf_thres=args.val_conf, iou_thres=args.val_iou,
                   limit=limit, device=ctx.device)
     print(f"\nCOCO128 ({ev.n_images} images, {ev.n_labels} labels, {ev.seconds:.1f} s) at {args.img_size}:")
-    print(format_table(ev))
+    print(format_val_table(ev))
     results.update(precision=ev.precision, recall=ev.recall, map50=ev.map50, map50_95=ev.map50_95,
                    per_class=ev.per_class)
     # one PR curve per class, the most frequent classes first (they get the first colours)
