@@ -46,6 +46,8 @@ def draw_detections(image, dets, names=None, line_width=None):
     im = im.convert("RGB")  # always a copy: the caller's image stays untouched
     if isinstance(dets, torch.Tensor):
         dets = dets.detach().cpu().tolist()
+    # the outline is 0.4% of the short side (at least 2 px), so boxes stay visible when a large
+    # photo is shown scaled down; the label text grows with it (at least 11 px, readable in a report)
     lw = line_width or max(2, round(min(im.size) / 250))
     font = _font(max(11, 5 * lw + 2))
     draw = ImageDraw.Draw(im)

@@ -26,18 +26,6 @@ from .boxes import check_boxes, upcast, xywh_to_xyxy
 from .nms_sweep import nms_sweep
 
 
-def _prepared(boxes, scores):
-    """Checked CPU copies of (boxes (N, 4), scores (N,)) in the dtype NMS computes IoUs in."""
-    check_boxes(boxes)
-    if not torch.is_tensor(scores) or scores.shape != (len(boxes),):
-        got = f"shape {tuple(scores.shape)}" if torch.is_tensor(scores) else f"a {type(scores).__name__}"
-        raise ValueError(f"scores must be a tensor of shape (N,) = ({len(boxes)},), one per box, got {got}")
-    boxes = boxes.detach().cpu()
-    boxes = upcast(boxes) if boxes.is_floating_point() else boxes.double()
-    scores = scores.detach().cpu()
-    return boxes, (upcast(scores) if scores.is_floating_point() else scores)
-
-
 def nms_reference(boxes, scores, iou_threshold):
     """Greedy NMS as a plain loop over boxes: the definition :func:`nms` is tested against.
 
@@ -62,6 +50,18 @@ def nms_reference(boxes, scores, iou_threshold):
         iou = inter / (area[i] + area[later] - inter)
         alive[later] &= ~(iou.double() > iou_threshold)  # compared in double, as torchvision's C++
     return order[torch.tensor(keep, dtype=torch.long)].to(device)
+
+
+def _prepared(boxes, scores):
+    """Checked CPU copies of (boxes (N, 4), scores (N,)) in the dtype NMS computes IoUs in."""
+    check_boxes(boxes)
+    if not torch.is_tensor(scores) or scores.shape != (len(boxes),):
+        got = f"shape {tuple(scores.shape)}" if torch.is_tensor(scores) else f"a {type(scores).__name__}"
+        raise ValueError(f"scores must be a tensor of shape (N,) = ({len(boxes)},), one per box, got {got}")
+    boxes = boxes.detach().cpu()
+    boxes = upcast(boxes) if boxes.is_floating_point() else boxes.double()
+    scores = scores.detach().cpu()
+    return boxes, (upcast(scores) if scores.is_floating_point() else scores)
 
 
 def nms(boxes, scores, iou_threshold):
