@@ -371,7 +371,7 @@ def test_lesson_without_weights_is_one_line_exit_2(tmp_path):
                capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     err = r.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "yolov5s.pt" in err[0], r.stderr
+    assert len(err) == 1 and err[0].startswith("error: ") and "yolov5n.pt" in err[0], r.stderr
 
 
 # ===================================================================================================

@@ -30,6 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)          # np.linspace as COCOeval builds them
 RECALL_THRESHOLDS = np.linspace(0.0, 1.0, 101)
@@ -97,6 +98,34 @@ def match_greedy(ious, gt_ignore, crowd, thresholds=IOU_THRESHOLDS):
         done = match[:, d] >= 0
         taken[rows[done], match[done, d]] = True
     return match
+
+
+def _xywh(xyxy):
+    """(x1, y1, x2, y2) -> COCO's (x, y, w, h), float64."""
+    return np.concatenate([xyxy[:, :2], xyxy[:, 2:4] - xyxy[:, :2]], 1)
+
+
+def coco_image_matches(detections, labels, max_det=MAX_DETS[-1]):
+    """Which detections of one image COCOeval counts as true positives (area "all", no crowds).
+
+    Args:
+        detections (Tensor[N, 6]): (x1, y1, x2, y2, conf, cls); labels (Tensor[M, 5]): (cls, x1, y1, x2, y2).
+
+    Returns:
+        Tensor[N, 10] bool, in the rows of ``detections`` (as :func:`.metrics.match_predictions`, to compare):
+        matched at IoU 0.50, 0.55, ..., 0.95; False for a detection beyond the ``max_det`` best of its class.
+    """
+    det, lab = np.asarray(detections, np.float64).reshape(-1, 6), np.asarray(labels, np.float64).reshape(-1, 5)
+    tp = np.zeros((len(det), len(IOU_THRESHOLDS)), bool)
+    for c in np.unique(det[:, 5]):
+        rows = np.flatnonzero(det[:, 5] == c)
+        rows = rows[np.argsort(-det[rows, 4], kind="mergesort")][:max_det]   # by score, stable
+        gt = lab[lab[:, 0] == c, 1:]
+        if len(gt) == 0:
+            continue
+        ious = coco_box_iou(_xywh(det[rows, :4]), _xywh(gt), np.zeros(len(gt), bool))
+        tp[rows] = (match_greedy(ious, np.zeros(len(gt), bool), np.zeros(len(gt), bool)) >= 0).T
+    return torch.from_numpy(tp)
 
 
 def _evaluate_image(dts, gts, area_ranges, max_det):
