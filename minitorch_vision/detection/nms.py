@@ -134,10 +134,9 @@ def non_max_suppression(pred, conf_thres=0.25, iou_thres=0.45, classes=None, agn
     one row per box with its best class (or, with ``multi_label``, one row per (box, class)
     with score > ``conf_thres``, how ``val.py`` evaluates); keep rows whose score >
     ``conf_thres``; if more than ``max_nms`` remain keep the best ``max_nms``; NMS per class
-    (:func:`batched_nms`; ``agnostic``: one NMS over all classes); keep at most ``max_det``.
-    The official code gets class-aware NMS by shifting each class's boxes by ``cls * 7680`` px
-    and running one NMS: the same result for boxes inside the image, up to the rounding of the
-    shifted coordinates (the COCO128 numbers are unchanged). Not done here (as in v6.1 defaults): merge-NMS, the wall-clock time limit.
+    (:func:`batched_nms`; the official code shifts each class's boxes by ``cls * 7680`` px instead:
+    the same boxes up to float rounding, and the same COCO128 numbers); keep at most ``max_det``.
+    Not done here (off by default in v6.1): merge-NMS, the wall-clock time limit.
 
     Args:
         pred (Tensor[B, A, 5 + nc]): the model's decoded (eval-mode) output, rows (cx, cy, w, h,
@@ -185,7 +184,6 @@ def non_max_suppression(pred, conf_thres=0.25, iou_thres=0.45, classes=None, agn
             output.append(det)
             continue
         boxes, scores = det[:, :4], det[:, 4]
-        keep = nms(boxes, scores, iou_thres) if agnostic else batched_nms(boxes, scores, det[:, 5], iou_thres)
-        keep = keep[:max_det]
+        keep = (nms(boxes, scores, iou_thres) if agnostic else batched_nms(boxes, scores, det[:, 5], iou_thres))[:max_det]
         output.append(det[keep])
     return output
