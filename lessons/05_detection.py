@@ -39,7 +39,8 @@ from minitorch_vision.detection.predict import image_files, preprocess
 from minitorch_vision.models.yolov5 import size_name
 from minitorch_vision.weights import yolov5_weights
 from minitorch_vision.yolov5_checkpoint import load_yolov5
-model = load_yolov5(yolov5_weights(args.weights, "n", ctx.data_dir, not args.no_download)).fuse()
+weights = yolov5_weights(args.weights) if args.weights else ensure("weights/yolov5n.pt", ctx.data_dir, not args.no_download)
+model = load_yolov5(weights).fuse()                                  # yolov5n: the verified v6.1 release file
 model, name = model.to(ctx.device).eval(), size_name(model.config)   # fuse: BatchNorm folded into the convs
 images = image_files(args.images or [ensure("images", ctx.data_dir, allow_download=not args.no_download)])
 photo = next((p for p in images if p.name == "bus.jpg"), images[0])
