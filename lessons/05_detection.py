@@ -12,14 +12,12 @@
 flags = ""  # in a notebook, e.g. "--quick"; $MTV_ARGS wins; from the shell the command line is used
 import torch
 from minitorch_vision.cli import lesson_args, setup, write_results, multiple_of, probability
-
 def lesson_flags(p):  # python lessons/05_detection.py --help lists them with their defaults
     p.add_argument("--weights", help="a YOLOv5 .pt file (default: weights/yolov5n.pt, downloaded if missing)")
     p.add_argument("--images", nargs="+", help="image files or folders to detect on (default: the sample photos)")
     p.add_argument("--img-size", type=multiple_of(32), default=640, help="input size (long side)")
     p.add_argument("--conf", type=probability, default=0.25, help="confidence threshold of the drawn boxes")
     p.add_argument("--iou", type=probability, default=0.45, help="NMS IoU threshold of the drawn boxes")
-
 args = lesson_args("Lesson 05 - object detection with YOLOv5", flags, batch_size=32, extra=lesson_flags)
 ctx = setup(args, "05_detection")   # seed, threads, device, ctx.out = runs/05_detection
 
@@ -39,10 +37,11 @@ from minitorch_vision.detection.predict import image_files, preprocess
 from minitorch_vision.models.yolov5 import size_name
 from minitorch_vision.weights import yolov5_weights
 from minitorch_vision.yolov5_checkpoint import load_yolov5
-weights = yolov5_weights(args.weights) if args.weights else ensure("weights/yolov5n.pt", ctx.data_dir, not args.no_download)
-model = load_yolov5(weights).fuse()                                  # yolov5n: the verified v6.1 release file
+online = not args.no_download
+weights = yolov5_weights(args.weights) if args.weights else ensure("weights/yolov5n.pt", ctx.data_dir, online)
+model = load_yolov5(weights).fuse()                                  # default: the verified v6.1 yolov5n
 model, name = model.to(ctx.device).eval(), size_name(model.config)   # fuse: BatchNorm folded into the convs
-images = image_files(args.images or [ensure("images", ctx.data_dir, allow_download=not args.no_download)])
+images = image_files(args.images or [ensure("images", ctx.data_dir, online)])
 photo = next((p for p in images if p.name == "bus.jpg"), images[0])
 x = preprocess(read_image(photo), args.img_size)[0].to(ctx.device)   # (1, 3, h, w) in [0, 1]
 with torch.no_grad():
@@ -125,25 +124,27 @@ detection_grid(shown[:6], model.names, f"{name} at {args.img_size}, conf > {args
 
 # %%
 from minitorch_vision.detection.evaluate import evaluate_detector, format_val_table
-coco128 = ensure("coco128", ctx.data_dir, allow_download=not args.no_download)
-ev = evaluate_detector(model, coco128 / "images" / "train2017", coco128 / "labels" / "train2017", img_size=args.img_size,
-                       batch_size=args.batch_size, limit=32 if args.quick else None, device=ctx.device)
+coco128 = ensure("coco128", ctx.data_dir, online)
+ev = evaluate_detector(model, coco128 / "images" / "train2017", coco128 / "labels" / "train2017", args.img_size,
+                       args.batch_size, limit=32 if args.quick else None, device=ctx.device)
 print("\n".join(format_val_table(ev).splitlines()[:6]), "\n   ... one row per class")
 
 # %%
 from minitorch_vision.data.images import image_size
-from minitorch_vision.detection.coco_eval import SUMMARY, coco_evaluate, detections_to_coco, format_coco_stats, yolo_to_coco_gt
+from minitorch_vision.detection.coco_eval import (SUMMARY, coco_evaluate, detections_to_coco, format_coco_stats,
+                                                  yolo_to_coco_gt)
 from minitorch_vision.detection.labels import read_yolo_labels
 labels = [read_yolo_labels(coco128 / "labels" / "train2017" / (f.stem + ".txt")) for f in ev.files]
 sizes = [image_size(f) for f in ev.files]
 (H, W), (_, cx, cy, bw, bh) = sizes[0], labels[0][0].tolist()
 by_hand = [(cx - bw / 2) * W, (cy - bh / 2) * H, bw * W, bh * H]
 gt = yolo_to_coco_gt(sizes, labels, model.names)
-print(f"YOLO label {[round(v, 4) for v in labels[0][0].tolist()]} of a {W}x{H} image -> COCO box {[round(v, 1) for v in by_hand]}")
+print(f"YOLO label {labels[0][0].tolist()} of a {W}x{H} image -> COCO box {[round(v, 1) for v in by_hand]}")
 assert by_hand == gt["annotations"][0]["bbox"]
 coco = coco_evaluate(gt, detections_to_coco(ev.detections))
 print(format_coco_stats(coco.stats))
-print(f"\n           mAP@0.5  mAP@0.5:0.95\nval.py       {ev.map50:.4f}    {ev.map50_95:.4f}\nCOCO API     {coco.stats[1]:.4f}    {coco.stats[0]:.4f}")
+print(f"\n          mAP@0.5  mAP@0.5:0.95\nval.py     {ev.map50:.4f}   {ev.map50_95:.4f}")
+print(f"COCO API   {coco.stats[1]:.4f}   {coco.stats[0]:.4f}")
 
 # %% [markdown]
 # **Why they differ, on one image**: the one where the protocols disagree most. Each line is a detection and
@@ -162,8 +163,8 @@ print(f"{ev.files[i].name}: {len(det)} detections, {len(ev.labels[i])} labels")
 for r in (val_tp != coco_tp).any(1).nonzero().view(-1)[:6].tolist():
     same = ev.labels[i][ev.labels[i][:, 0] == det[r, 5], 1:]
     marks = ["".join("x" if v else "." for v in m[r].tolist()) for m in (val_tp, coco_tp)]
-    print(f"  {model.names[int(det[r, 5])]:>12} conf {det[r, 4]:.3f} best IoU {box_iou(det[r:r + 1, :4], same).max():.2f}"
-          f"   val.py {marks[0]}   COCO {marks[1]}")
+    iou = box_iou(det[r:r + 1, :4], same).max()
+    print(f"  {model.names[int(det[r, 5])]:>12} conf {det[r, 4]:.3f} IoU {iou:.2f}   val.py {marks[0]}   COCO {marks[1]}")
 total = [sum(int(m[:, t].sum()) for m in ms) for ms in zip(*both) for t in (0, 5)]
 print(f"all images: true positives at IoU 0.5 / 0.75: val.py {total[0]} / {total[1]}, COCO {total[2]} / {total[3]}")
 
