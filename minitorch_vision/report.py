@@ -56,8 +56,6 @@ LESSONS = {
 }
 
 
-
-
 # ------------------------------------------------------------------------------------- reading
 def _read_json(path):
     try:
@@ -98,17 +96,15 @@ def skipped_parts(res):
 
 
 def figures(lesson):
-    """``[(path, caption)]`` of the figures in results.json's ``figures``, in the order they were saved."""
-    out = []
-    for f in (lesson["results"] or {}).get("figures") or []:
-        f = f if isinstance(f, dict) else {"file": f}
-        path = lesson["folder"] / f["file"]
-        if path.is_file():
-            out.append((path, f.get("caption") or ""))
-    return out
+    """``[(path, caption)]`` of the figures in results.json's ``figures`` (``[{"file", "caption"}]``, written
+    by ``cli.write_results``), in the order they were saved; a listed file that is gone is left out."""
+    listed = (lesson["results"] or {}).get("figures") or []
+    return [(lesson["folder"] / f["file"], f.get("caption") or "") for f in listed
+            if (lesson["folder"] / f["file"]).is_file()]
 
 
 def is_quick(run, lessons):
+    """A --quick run_all, or any lesson that ran its --quick slice: then every number is a smoke test."""
     return run.get("mode") == "quick" or any((L["results"] or {}).get("quick") for L in lessons.values())
 
 
@@ -151,7 +147,7 @@ QUICK_CAVEAT = ("Quick run: a smoke test. Every lesson ran its --quick slice (fe
 
 
 def document(out):
-    """The report as a list of blocks: ``("h1"|"h2"|"h3"|"p"|"caveat"|"failed"|"skipped", text)``,
+    """The report as a list of blocks: ``("h1"|"p"|"caveat"|"failed"|"skipped", text)``, ``("h2", text, anchor)``,
     ``("table", Table)``, ``("figure", path, caption)``, ``("toc", [(anchor, text)])``."""
     run, lessons = collect(out)
     doc = [("h1", "minitorch-vision: course report")]
@@ -167,8 +163,7 @@ def document(out):
             doc.append(("failed", f"{L['status'].upper()}: {L['reason'] or 'no results'}"))
             continue
         doc += [("skipped", f"skipped: {part}: {why}") for part, why in skipped_parts(L["results"]).items()]
-        for t in LESSON_TABLES[name](L["results"]):
-            doc.append(("table", t))
+        doc += [("table", t) for t in LESSON_TABLES[name](L["results"])]
         doc += [("figure", path, caption) for path, caption in figures(L)]
     return doc
 
