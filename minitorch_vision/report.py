@@ -296,5 +296,8 @@ def write_report(out):
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/all")
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder — give run_all.py's --out folder (default runs/all)", file=sys.stderr)
+        sys.exit(2)
     for p in write_report(folder):
         print(f"wrote {p}")
