@@ -189,7 +189,8 @@ class Recipe:
     steps: int = 32
     head_steps: int = 300
     batch_size: int = 32
-    lr: float = 1e-3           # AdamW peak LR (1cycle) for scratch / finetune
+    lr: float = 1e-3           # AdamW peak LR (1cycle) for finetune: small steps keep the pretrained features
+    scratch_lr: float = 1e-2   # from a random init larger steps are needed (32 steps at 1e-3 stay at chance)
     head_lr: float = 1e-2      # AdamW peak LR for the linear head on cached features
     weight_decay: float = 5e-4
     views: int = 8             # augmented copies cached per training image (frozen + augment)
@@ -318,7 +319,7 @@ def train_one(base, mode, data, recipe, augment, device="cpu", log_dir=None, tes
         epochs = _epochs_for(n, r.batch_size, r.steps)
         train = Batches(data.x_train, data.y_train, r.batch_size, shuffle=True, seed=r.seed, transform=aug)
         test = Batches(data.x_test, data.y_test, 64, transform=plain)
-        opt, sched = _adamw_1cycle(model.parameters(), r.lr, r.weight_decay, epochs, len(train))
+        opt, sched = _adamw_1cycle(model.parameters(), r.scratch_lr, r.weight_decay, epochs, len(train))
         test_seconds = []
         logger = _test_logger(model, test, epochs, r.test_evals, device)
 
