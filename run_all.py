@@ -35,6 +35,9 @@ def parse_args(argv=None):
     p.add_argument("--only", default=None, help="comma-separated lesson numbers, e.g. 02,03")
     p.add_argument("--threads", type=int, default=None, help="passed to every lesson (default: each lesson's own)")
     p.add_argument("--timeout", type=float, default=0, help="seconds allowed per lesson (0: no limit)")
+    p.add_argument("--no-download", action="store_true",
+                   help="never touch the network (lesson 04 then uses the YOLOv5n backbone unless the ResNet-18 "
+                        "weights are already in <data>/weights/)")
     p.add_argument("--lessons-dir", default=str(ROOT / "lessons"), help=argparse.SUPPRESS)  # tests use fakes
     return p.parse_args(argv)
 
@@ -48,10 +51,13 @@ def lesson_command(name, script, args, out, data):
         cmd += ["--data-dir", str(args.data_dir)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    if args.no_download:
+        cmd.append("--no-download")
     if name == "04_transfer" and not (data / "weights" / RESNET18_FILE).is_file():
-        print(f"NOTE: {data / 'weights' / RESNET18_FILE} is absent: lesson 04 runs with --weights random "
-              "(an UNTRAINED backbone; its transfer comparison then shows the mechanics only)")
-        cmd += ["--weights", "random"]
+        # never random weights: the lesson downloads the ResNet-18 itself, or falls back to YOLOv5n's backbone
+        how = "uses the YOLOv5n backbone (COCO)" if args.no_download else \
+            "downloads them, or uses the YOLOv5n backbone (COCO) when it cannot"
+        print(f"NOTE: lesson 04: the ResNet-18 ImageNet weights are not in {data / 'weights'}: the lesson {how}")
     if name == "05_detection" and not (data / "weights" / "yolov5s.pt").is_file() \
             and (data / "weights" / "yolov5n.pt").is_file():
         cmd += ["--weights", str(data / "weights" / "yolov5n.pt")]
