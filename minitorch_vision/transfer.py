@@ -64,13 +64,16 @@ class BackboneSpec:
 
 
 BACKBONES = {
+    # ImageNet features were learned at 224 px (7x7 layer4 maps): 224 on a GPU; on a CPU 64 px costs
+    # ~20x less per image (8 vs 170 ms, benchmarks/RESULTS.md), the accuracy cost is not measurable offline
     "resnet18": BackboneSpec("resnet18", "ResNet-18", "ImageNet", IMAGENET_MEAN, IMAGENET_STD,
                              {"scratch": (64, 224), "frozen": (64, 224), "finetune": (64, 224)}, "layer4",
                              (("stem: conv1 bn1 relu maxpool", "maxpool"), ("layer1", "layer1"), ("layer2", "layer2"),
                               ("layer3", "layer3"), ("layer4", "layer4"))),
     # YOLOv5 reads RGB in [0, 1]: no mean/std
     "yolov5n": BackboneSpec("yolov5n", "YOLOv5n backbone", "COCO", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0),
-                            {"scratch": (64, 128), "frozen": (64, 128), "finetune": (64, 128)}, "backbone.sppf",
+                            # 64 px measured best for frozen features (32/64/128/224), so every mode uses it
+                            {"scratch": (64, 64), "frozen": (64, 64), "finetune": (64, 64)}, "backbone.sppf",
                             (("stem", "backbone.stem"), ("down2 + C3 (P2)", "backbone.stage2"),
                              ("down3 + C3 (P3)", "backbone.stage3"), ("down4 + C3 (P4)", "backbone.stage4"),
                              ("down5 + C3 (P5)", "backbone.stage5"), ("SPPF (P5)", "backbone.sppf"))),
@@ -123,7 +126,7 @@ def load_backbone(name, weights=None, data_dir=None, allow_download=True, verbos
         try:
             return load_backbone("resnet18", None, data_dir, allow_download, verbose)
         except DataUnavailable as e:
-            note = f"the ResNet-18 ImageNet weights are not available ({str(e)[:200]}): using the yolov5n backbone"
+            note = f"using the yolov5n backbone: the ResNet-18 ImageNet weights are not available ({e})"
             print(f"note: {note}")
             name = "yolov5n"
     if name == "resnet18":
