@@ -18,7 +18,7 @@ import time
 import torch  # noqa: E402
 
 from minitorch_vision.plots.training import diagnostics_figures, learning_curves  # noqa: E402
-from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
+from minitorch_vision.cli import dropout_rate, int_list, lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data.fashion_mnist import fashion_mnist_splits  # noqa: E402
 from minitorch_vision.data.loader import Batches  # noqa: E402
 from minitorch_vision.models.mlp import MLP, MLPConfig  # noqa: E402
@@ -27,8 +27,8 @@ from minitorch_vision.train import evaluate, fit, one_cycle, predict  # noqa: E4
 
 
 def extra_flags(p):
-    p.add_argument("--hidden", default="512,256", help="hidden layer widths, comma-separated")
-    p.add_argument("--dropout", type=float, default=0.2, help="dropout probability after each hidden layer")
+    p.add_argument("--hidden", type=int_list, default="512,256", help="hidden layer widths, comma-separated")
+    p.add_argument("--dropout", type=dropout_rate, default=0.2, help="dropout probability after each hidden layer")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
 
 
@@ -66,7 +66,7 @@ print(f"{n} images: DataLoader {t_loader * 1e3:.0f} ms, in-memory slices {t_slic
       f"({t_loader / t_slices:.0f}x); benchmarks/data_pipeline.py measures a full epoch")
 
 # %% The model: 784 -> 512 -> 256 -> 10, ReLU between, dropout against over-fitting
-config = MLPConfig(hidden=tuple(int(h) for h in args.hidden.split(",") if h), dropout=args.dropout)
+config = MLPConfig(hidden=args.hidden, dropout=args.dropout)
 model = MLP(config).to(ctx.device)
 print(model)
 print(f"{count_params(model):,} parameters")

@@ -20,7 +20,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from minitorch_vision import distributed, ops  # noqa: E402
-from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
+from minitorch_vision.cli import int_range, lesson_args, positive_int, probability, setup, write_results  # noqa: E402
 from minitorch_vision.data.fashion_mnist import fashion_mnist_splits  # noqa: E402
 from minitorch_vision.data.loader import Batches  # noqa: E402
 from minitorch_vision.models.cnn import CNN, CNNConfig  # noqa: E402
@@ -32,13 +32,14 @@ from minitorch_vision.train import evaluate, fit, one_cycle, predict  # noqa: E4
 
 
 def extra_flags(p):
-    p.add_argument("--kernel-size", type=int, default=3, help="conv kernel size of the main model")
-    p.add_argument("--conv-blocks", type=int, default=2, help="conv blocks of the main model")
-    p.add_argument("--width", type=int, default=32, help="channels of the first block (doubled per block)")
-    p.add_argument("--study-epochs", type=int, default=2, help="epochs per configuration in the kernel study")
-    p.add_argument("--study-train", type=int, default=20000, help="training images per study configuration")
+    p.add_argument("--kernel-size", type=positive_int, default=3, help="conv kernel size of the main model")
+    p.add_argument("--conv-blocks", type=int_range(1, 4),  # 28 -> 14 -> 7 -> 3 -> 1
+                   default=2, help="conv blocks of the main model")
+    p.add_argument("--width", type=positive_int, default=32, help="channels of the first block (doubled per block)")
+    p.add_argument("--study-epochs", type=positive_int, default=2, help="epochs per configuration in the kernel study")
+    p.add_argument("--study-train", type=positive_int, default=20000, help="training images per study configuration")
     p.add_argument("--skip-study", action="store_true", help="train the main model only")
-    p.add_argument("--target", type=float, default=0.925, help="report the wall time to this test accuracy")
+    p.add_argument("--target", type=probability, default=0.925, help="report the wall time to this test accuracy")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
 
 

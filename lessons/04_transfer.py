@@ -102,7 +102,7 @@ import copy
 
 from minitorch_vision.nnutil import count_params
 
-classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+classes = list(args.classes)
 probe = copy.deepcopy(model)
 probe.replace_head(len(classes))
 for mode, first in (("frozen", "fc"), ("finetune", model.LAST_STAGE), ("scratch", model.STAGES[0])):
@@ -120,7 +120,7 @@ for mode, first in (("frozen", "fc"), ("finetune", model.LAST_STAGE), ("scratch"
 from minitorch_vision.data import cifar10
 from minitorch_vision.transfer import Recipe
 
-shots = sorted({int(s) for s in args.shots.split(",")})
+shots = sorted(set(args.shots))
 xtr, ytr, xte, yte, names, where = cifar10.load_cifar10(ctx.data_dir, args.source, classes,
                                                        allow_download=not args.no_download)
 sets = {k: cifar10.mini_dataset(xtr, ytr, names, classes, k, seed=args.seed, test=(xte, yte),
@@ -163,6 +163,8 @@ transfer_comparison(runs, title=title, path=ctx.out / "transfer.png", chance=1 /
 from pathlib import Path
 
 from minitorch_vision.data.images import read_image
+from minitorch_vision.data.manifest import ensure
+from minitorch_vision.errors import DataUnavailable
 from minitorch_vision.plots.transfer import predictions_grid, topk_prediction
 from minitorch_vision.train import predict
 from minitorch_vision.transfer import ClassifierInfo, save_classifier
@@ -175,15 +177,18 @@ conf, guess = probs.max(1)
 predictions_grid(test.x_test[pick], [classes[i] for i in test.y_test[pick]], [classes[i] for i in guess], conf,
                  title=f"{spec.title} {best.mode}, k={best.shots}: test images", path=ctx.out / "predictions.png",
                  caption="Green: right, red: wrong (true class in brackets); the mistakes are often similar classes.")
-photo, top = Path(args.image or ctx.data_dir / "images" / "cat.png"), None
-if photo.is_file():
+top = None
+try:  # the sample photo: from the data folder, downloaded (checksummed) if absent
+    photo = Path(args.image) if args.image else ensure("images/cat.png", ctx.data_dir, not args.no_download)
+except DataUnavailable as e:
+    photo = None
+    print(f"skipped: the photo part ({e})")
+if photo is not None:
     img = read_image(photo)                      # (3, H, W) uint8, any size: preprocess crops and shrinks it
     p = torch.softmax(predict(best.model, info.preprocess(img), device=ctx.device)[0], 0)
     top = sorted(zip(classes, p.tolist()), key=lambda t: -t[1])
     topk_prediction(img, top, title=f"{spec.title} {best.mode} head on a photo ({len(classes)} classes)",
                     path=ctx.out / "top5.png", caption="A real photo through the classifier trained on 32x32 images.")
-else:
-    print(f"skipped: the photo part ({photo} is absent; the course's data folder has images/cat.png)")
 save_classifier(best.model, info, ctx.out / "classifier.pt")  # lesson 06 reuses it (transfer.load_classifier)
 
 # %% [markdown]
@@ -200,7 +205,7 @@ print(f"k={k0}: scratch {acc['scratch', k0, False]:.1%}, frozen {acc['frozen', k
 print("reference (benchmarks/RESULTS.md; yolov5n, 64 px, full run, seeds 0 / 1): scratch k=10 0.184 / 0.328, "
       "frozen k=10 0.610 / 0.686, best k=50 0.722 / 0.722")
 write_results(ctx, {**pre.record(), "classes": classes, "sizes": sizes, "epochs": args.epochs, "recipe": vars(recipe),
-                    "runs": runs, "best": best.record(), "photo": {"file": str(photo), "top": top},
+                    "runs": runs, "best": best.record(), "photo": {"file": photo, "top": top},
                     "classifier": str(ctx.out / "classifier.pt")})
 
 # %% [markdown]

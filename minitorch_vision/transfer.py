@@ -142,30 +142,34 @@ def load_backbone(name, weights=None, data_dir=None, allow_download=True, verbos
 # ---- lesson 04's own flags -----------------------------------------------------------------------------
 # Size flags: (default, default with --quick). A flag given on the command line keeps its value, --quick
 # or not; SUPPRESS leaves it out of the parsed flags when not given, so ``quick_defaults`` can tell.
-QUICK = {"shots": ("5,10,50", "5,10"), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
+QUICK = {"shots": ((5, 10, 50), (5, 10)), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
 
 
 def lesson_flags(p):
     """Lesson 04's flags (``cli.lesson_args(extra=...)``); then call :func:`quick_defaults` on the result."""
+    from .cli import class_list, int_list, int_range, positive_int  # the flag types; cli sits above this module
+
     def default(name):
         full, quick = QUICK[name]
-        return f" (default: {full}; {quick} with --quick)"
+        show = ",".join(map(str, full)) if isinstance(full, tuple) else full
+        return f" (default: {show}; {','.join(map(str, quick)) if isinstance(quick, tuple) else quick} with --quick)"
     p.add_argument("--backbone", default="auto", choices=["auto", *BACKBONES],
                    help="pretrained backbone; auto: resnet18 when its ImageNet weights are present or can be "
                         "downloaded, else yolov5n (its COCO checkpoint is in every course data folder)")
     p.add_argument("--weights", default=None,
                    help="the backbone's weights: a file (default: <data>/weights/, downloaded if absent), or "
                         "'random' = an untrained backbone (the lesson's point is then lost)")
-    p.add_argument("--size", type=int, default=None,
+    p.add_argument("--size", type=int_range(32), default=None,
                    help="input resolution for every mode (default: the backbone's measured default per mode)")
-    p.add_argument("--classes", default=",".join(DEFAULT_CLASSES), help="CIFAR-10 classes, comma-separated")
-    p.add_argument("--shots", default=argparse.SUPPRESS,
+    p.add_argument("--classes", type=class_list(cifar10.CLASSES), default=",".join(DEFAULT_CLASSES),
+                   help="CIFAR-10 classes, comma-separated")
+    p.add_argument("--shots", type=int_list, default=argparse.SUPPRESS,
                    help="training images per class, comma-separated" + default("shots"))
-    p.add_argument("--test-per-class", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--test-per-class", type=positive_int, default=argparse.SUPPRESS,
                    help="held-out test images per class" + default("test_per_class"))
-    p.add_argument("--head-steps", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--head-steps", type=positive_int, default=argparse.SUPPRESS,
                    help="optimizer steps of the head on cached features" + default("head_steps"))
-    p.add_argument("--views", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--views", type=positive_int, default=argparse.SUPPRESS,
                    help="augmented views cached per image for frozen + augmentation" + default("views"))
     p.add_argument("--source", default="auto", choices=["auto", "pickles", "images"],
                    help="CIFAR-10 from the official pickles or from <data>/cifar10-images/<split>/<class>/")
