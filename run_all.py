@@ -75,7 +75,8 @@ def lesson_command(name, script, args, out, data):
             and (data / "weights" / "yolov5n.pt").is_file():
         cmd += ["--weights", str(data / "weights" / "yolov5n.pt")]
     if name == "06_interpretability":
-        cmd += ["--cnn-from", str(out / "03_cnn")]   # reuse the CNN lesson 03 just trained
+        cmd += ["--cnn-from", str(out / "03_cnn"),   # reuse the CNN lesson 03 just trained
+                "--classifier-from", str(out / "04_transfer")]  # and lesson 04's classifier (classifier.pt)
     return cmd
 
 

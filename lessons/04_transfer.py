@@ -1,23 +1,17 @@
 # %% [markdown]
 # # Lesson 04 - Transfer learning: new classes from a few images, thanks to a pretrained backbone
 #
-# A network trained on a big dataset has learned features (edges, textures, object parts) that are
-# useful far beyond its own classes. Here we reuse one for 5 CIFAR-10 classes with only k = 5, 10 or 50
-# training images per class, and compare three ways of doing it (Yosinski et al. 2014, "How transferable
-# are features in deep neural networks?"):
+# A network trained on a big dataset has learned features (edges, textures, object parts) useful far
+# beyond its own classes. We reuse one for 5 CIFAR-10 classes with only k = 5, 10 or 50 images per class,
+# three ways (Yosinski et al. 2014): **scratch** (the same architecture from random weights), **frozen**
+# (the pretrained backbone fixed, a new linear head trained on its features) and **fine-tune** (the last
+# stage trained too). Afterwards you can step through a residual block by hand, say what each stage does
+# to the shape of a batch, count what a frozen backbone leaves to train, and read a transfer comparison.
 #
-# * **scratch**: the same architecture from random weights (nothing transferred);
-# * **frozen**: keep the pretrained backbone fixed and train only a new linear head on its features;
-# * **fine-tune**: train the last stage of the backbone as well as the head.
-#
-# Afterwards you can step through a residual block by hand, say what each stage does to the shape of
-# an image batch, count what a frozen backbone leaves to train, and read a transfer comparison.
-#
-# **Needs**: CIFAR-10 (`cifar-10-batches-py/` or `cifar10-images/` in the data folder, downloaded if
-# absent) and a pretrained backbone: `--backbone resnet18` (torchvision's ImageNet weights, 47 MB,
-# downloaded once) or `--backbone yolov5n` (the COCO-trained YOLOv5n checkpoint the course's data folder
-# already holds). The default picks the ResNet-18 when its weights can be had, else the YOLOv5n backbone.
-# **Time** on a 2-core CPU: `--quick` about a minute; the full run a few minutes.
+# **Needs**: CIFAR-10 (in the data folder, downloaded if absent) and a pretrained backbone: `--backbone
+# resnet18` (torchvision's ImageNet weights, 47 MB, downloaded once) or `--backbone yolov5n` (the COCO
+# YOLOv5n checkpoint the data folder already holds); by default the ResNet-18 when its weights can be had.
+# **Time** on a 2-core CPU: `--quick` under a minute; the full run about 2 minutes with YOLOv5n.
 
 # %%
 flags = ""  # in a notebook, e.g. "--quick --backbone yolov5n"; $MTV_ARGS wins; from the shell: the command line
@@ -31,9 +25,9 @@ ctx = setup(args, "04_transfer")
 
 # %% [markdown]
 # ## The pretrained backbone
-# `load_backbone` reads the weights (for the ResNet-18: `<data>/weights/resnet18-f37072fd.pth`, downloaded
-# and sha256-checked when absent; for YOLOv5n: `<data>/weights/yolov5n.pt` through a restricted reader
-# that runs no code from the file). Offline, the default falls back from ResNet-18 to YOLOv5n and says so.
+# `load_backbone` reads the weights (`<data>/weights/resnet18-f37072fd.pth`, downloaded and sha256-checked
+# when absent; or `yolov5n.pt` through a reader that runs no code from the file). Offline, the default
+# falls back from ResNet-18 to YOLOv5n and says so.
 
 # %%
 from minitorch_vision.transfer import load_backbone

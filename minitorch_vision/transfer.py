@@ -11,7 +11,8 @@ Both models offer ``forward_features``, ``fc``, ``replace_head``, ``freeze(stage
 The three modes differ only in which stages get gradients (``model.freeze``):
   * ``scratch``  the same architecture from a random init, every weight trained;
   * ``frozen``   only a new ``fc`` head; the backbone is a fixed feature extractor;
-  * ``finetune`` the last stage (``LAST_STAGE``: ResNet's ``layer4``, YOLOv5's last C3 + SPPF) + the head.
+  * ``finetune`` the last stage (``LAST_STAGE``: ResNet's ``layer4``, YOLOv5's last C3 + SPPF) + the head,
+    every BatchNorm normalising with its pretrained statistics (``models.stages.Freezable``).
 A frozen part of the network computes the same thing every epoch, so it is run ONCE and its outputs
 are cached: ``frozen`` trains a linear layer on (N, D) vectors, ``finetune`` without augmentation
 trains the last stage on cached maps. With augmentation every epoch sees new pixels, so ``finetune``
@@ -35,11 +36,11 @@ import torch.nn as nn
 from .atomic import atomic_path
 from .data import cifar10
 from .data.loader import Batches
+from .data.paths import data_dir as resolve_data_dir
 from .data.transforms import IMAGENET_MEAN, IMAGENET_STD, Augment, center_crop, normalize, resize
 from .errors import DataUnavailable, MTVError
 from .nnutil import eval_mode
 from .train import evaluate, fit, one_cycle
-from .data.paths import data_dir as resolve_data_dir
 from .weights import RESNET18_FILE, load_resnet18, load_yolov5_backbone
 
 MODES = ("scratch", "frozen", "finetune")
@@ -50,8 +51,10 @@ DEFAULT_CLASSES = ("airplane", "automobile", "bird", "cat", "deer")
 class BackboneSpec:
     """What differs between the backbones: name, pretraining, input normalisation, default resolutions.
 
-    ``sizes``: input resolution per mode, (on a CPU, with a GPU); measured in ``benchmarks/RESULTS.md``
-    ("Lesson 04: input resolution"). Frozen features are computed once, so frozen mode affords more pixels.
+    ``sizes``: input resolution per mode, (on a CPU, with a GPU), chosen by measurement
+    (``benchmarks/transfer_resolution.py``; ``benchmarks/RESULTS.md``, "Input resolution, chosen by
+    measurement"). Frozen features are computed once, so frozen mode could afford more pixels; for
+    YOLOv5n more pixels did not help.
     """
     name: str
     title: str
@@ -273,6 +276,7 @@ def scratch_model(base, num_classes):
             m.momentum = 0.1
     if hasattr(model, "reset_parameters"):
         model.reset_parameters()  # the architecture's own init (ResNet: Kaiming fan_out)
+    model.frozen = ()  # nothing frozen: every weight trains
     model.replace_head(num_classes)
     return model.train()
 
@@ -287,16 +291,21 @@ def _epochs_for(n, batch_size, steps):
     return max(1, math.ceil(steps / math.ceil(n / batch_size)))
 
 
-def _test_logger(net, test, epochs, every_n, device):
-    """An ``on_epoch_end`` for ``fit``: the test loss and accuracy on ``every_n`` evenly spaced epochs
-    (the last included), so TensorBoard shows a test curve beside the training one."""
-    every = max(1, math.ceil(epochs / max(1, every_n)))
+class HeldOutCurve:
+    """An ``on_epoch_end`` for ``fit``: the test loss and accuracy on ``points`` evenly spaced epochs (the
+    last included), so TensorBoard shows a test curve beside the training one. ``seconds`` sums the time
+    those evaluations took (it is not training time)."""
 
-    def log(epoch, rec):
-        if epoch % every == 0 or epoch == epochs:
-            r = evaluate(net, test, device)
+    def __init__(self, net, test, epochs, points, device):
+        self.net, self.test, self.epochs, self.device = net, test, epochs, device
+        self.every, self.seconds = max(1, math.ceil(epochs / max(1, points))), 0.0
+
+    def __call__(self, epoch, rec):
+        if epoch % self.every == 0 or epoch == self.epochs:
+            t = time.perf_counter()
+            r = evaluate(self.net, self.test, self.device)
             rec["test_loss"], rec["test_accuracy"] = r["loss"], r["accuracy"]
-    return log
+            self.seconds += time.perf_counter() - t
 
 
 def train_one(base, mode, data, recipe, augment, device="cpu", log_dir=None, test_cache=None, log=True, amp=False):
@@ -327,15 +336,9 @@ def train_one(base, mode, data, recipe, augment, device="cpu", log_dir=None, tes
         train = Batches(data.x_train, data.y_train, r.batch_size, shuffle=True, seed=r.seed, transform=aug)
         test = Batches(data.x_test, data.y_test, 64, transform=plain)
         opt, sched = _adamw_1cycle(model.parameters(), r.scratch_lr, r.weight_decay, epochs, len(train))
-        test_seconds = []
-        logger = _test_logger(model, test, epochs, r.test_evals, device)
-
-        def timed(epoch, rec):  # the test curve's evaluations are not training time
-            t = time.perf_counter()
-            logger(epoch, rec)
-            test_seconds.append(time.perf_counter() - t)
-        fit(model, train, epochs=epochs, opt=opt, sched=sched, amp=amp, on_epoch_end=timed, **fit_options)
-        seconds = time.perf_counter() - t0 - sum(test_seconds)
+        curve = HeldOutCurve(model, test, epochs, r.test_evals, device)
+        fit(model, train, epochs=epochs, opt=opt, sched=sched, amp=amp, on_epoch_end=curve, **fit_options)
+        seconds = time.perf_counter() - t0 - curve.seconds
         acc = evaluate(model, test, device)["accuracy"]
         return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train), model.eval())
 
@@ -355,9 +358,10 @@ def train_one(base, mode, data, recipe, augment, device="cpu", log_dir=None, tes
         train = Batches(feats, labels, r.batch_size, shuffle=True, seed=r.seed)
         opt, sched = _adamw_1cycle(head_params, r.head_lr, r.weight_decay, epochs, len(train))
         t1 = time.perf_counter()  # hundreds of tiny epochs: no per-epoch lines
+        curve = HeldOutCurve(model.fc, test, epochs, r.test_evals, device)
         fit(model.fc, train, epochs=epochs, opt=opt, sched=sched, log_dir=log_dir, progress=False, verbose=False,
-            device=device, on_epoch_end=_test_logger(model.fc, test, epochs, r.test_evals, device))
-        seconds += time.perf_counter() - t1
+            device=device, on_epoch_end=curve)
+        seconds += time.perf_counter() - t1 - curve.seconds
         acc = evaluate(model.fc, test, device)["accuracy"]
         return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train), model.eval())
 
@@ -383,15 +387,9 @@ def train_one(base, mode, data, recipe, augment, device="cpu", log_dir=None, tes
     test = Batches(torch.arange(len(data.y_test)), data.y_test, 128)
     opt, sched = _adamw_1cycle(params, r.lr, r.weight_decay, epochs, len(train))
     t1 = time.perf_counter()
-    test_seconds = []
-    logger = _test_logger(test_net, test, epochs, r.test_evals, device)
-
-    def timed(epoch, rec):
-        t = time.perf_counter()
-        logger(epoch, rec)
-        test_seconds.append(time.perf_counter() - t)
-    fit(net, train, epochs=epochs, opt=opt, sched=sched, amp=amp, on_epoch_end=timed, **fit_options)
-    seconds += time.perf_counter() - t1 - sum(test_seconds)
+    curve = HeldOutCurve(test_net, test, epochs, r.test_evals, device)
+    fit(net, train, epochs=epochs, opt=opt, sched=sched, amp=amp, on_epoch_end=curve, **fit_options)
+    seconds += time.perf_counter() - t1 - curve.seconds
     acc = evaluate(test_net, test, device)["accuracy"]
     return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train), model.eval())
 
