@@ -1,7 +1,7 @@
 """minitorch-vision: a from-scratch, plain-PyTorch course in computer vision.
 
 Layers (imports only go downward; ``errors``, ``atomic`` and ``nnutil`` are used by every layer):
-    data, ops -> models -> detection, weights -> distributed, train, transfer, diagnostics, gradcam
+    data, ops -> models -> detection, weights -> distributed, train, studies, transfer, diagnostics, gradcam, tblog
     -> plots, report, cli -> lessons/, run_all.py
 """
 
