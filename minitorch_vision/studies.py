@@ -5,19 +5,22 @@ Each is one call so that the lesson reads as the experiment; both train with :fu
 
 The kernel study trains every (kernel size, depth) pair of :class:`models.cnn.CNN` for the same
 budget on the same slice of the training set and scores it on the validation split (choices are
-made on validation data; the test set only reports the final model). :func:`study_verdict` says
-whether the winner's lead is larger than the noise of a validation accuracy measured on ``n``
-images, so a study that is too short to conclude says so instead of suggesting a ranking.
+made on validation data; the test set only reports the final model). :func:`study_verdict` tells
+apart what the validation images can tell apart (a paired test) and picks the cheapest configuration
+within the noise of the best; a study that separates nothing says it is too short to conclude.
 """
+import json
 import math
+from pathlib import Path
 
 import torch
+from torch import nn
 
 from .data.loader import Batches
 from .models.cnn import CNN, CNNConfig
 from .models.mlp import MLP
-from .nnutil import count_params
-from .train import evaluate, fit, one_cycle
+from .nnutil import count_params, eval_mode
+from .train import evaluate, fit, one_cycle, predict
 
 
 def budget(epochs, n_train, batch_size):
@@ -35,73 +38,121 @@ def train_quietly(model, train, val, *, epochs, lr, device="cpu", log_dir=None, 
     return h, acc, sum(r["seconds"] for r in h)
 
 
-def mlp_baseline(train, test, *, epochs, lr=2e-3, seed=0, device="cpu", log_dir=None, amp=False):
-    """Lesson 02's MLP trained with exactly the budget it is compared with (same batches, same epochs).
+def mlp_baseline(train, test, *, epochs, lr=2e-3, seed=0, quick=False, device="cpu", log_dir=None, amp=False,
+                 reuse=None):
+    """Lesson 02's MLP with exactly the budget it is compared with (the same batches, the same epochs).
 
     Args:
-        train: the :class:`Batches` the CNN was trained on; test: the batches it is scored on.
+        train: the :class:`Batches` the compared model was trained on; test: the batches it is scored on.
+        reuse: lesson 02's ``results.json``: when it records this very budget, seed and ``quick``,
+            its test accuracy is taken instead of training the same MLP again.
     Returns:
-        ``{"test_accuracy", "params", "train_seconds", "budget"}``.
+        ``{"test_accuracy", "params", "train_seconds", "budget", "source"}``.
     """
+    want = budget(epochs, len(train.x), train.batch_size)
+    if reuse is not None and Path(reuse).is_file():
+        r = json.loads(Path(reuse).read_text())
+        if r.get("budget") == want and r.get("quick") == quick and r.get("flags", {}).get("seed") == seed:
+            return {"test_accuracy": r["test_accuracy"], "params": r["params"], "train_seconds": r["train_seconds"],
+                    "budget": want, "source": str(reuse)}
     torch.manual_seed(seed)
     model = MLP().to(device)
     _, acc, seconds = train_quietly(model, train, test, epochs=epochs, lr=lr, device=device, log_dir=log_dir, amp=amp)
-    return {"test_accuracy": acc, "params": count_params(model), "train_seconds": seconds,
-            "budget": budget(epochs, len(train.x), train.batch_size)}
+    return {"test_accuracy": acc, "params": count_params(model), "train_seconds": seconds, "budget": want,
+            "source": "trained here"}
 
 
-def kernel_study(x, y, val, *, kernel_sizes=(3, 5, 7), depths=(1, 2, 3), width=16, epochs=2, lr=3e-3,
+def multiply_adds(model, x):
+    """Multiply-adds of one forward pass per image, counting the conv and linear layers (the rest is
+    noise next to them): a conv layer costs ``output values x C_in/groups x kh x kw``, a linear layer
+    ``in x out``. ``x``: one input batch; only its first image is run."""
+    total = 0
+
+    def count(m, inputs, out):
+        nonlocal total
+        if isinstance(m, nn.Conv2d):
+            total += out[0].numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+        else:
+            total += m.in_features * m.out_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad(), eval_mode(model):
+            model(x[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    return total
+
+
+def kernel_study(x, y, x_val, y_val, *, kernel_sizes=(3, 5, 7), depths=(1, 2, 3), width=16, epochs=2, lr=3e-3,
                  batch_size=256, seed=0, device="cpu", log_root=None, verbose=True):
-    """Train one CNN per (kernel size, conv blocks) on ``x, y`` for ``epochs``; score each on ``val``.
+    """Train one CNN per (kernel size, conv blocks) on ``x, y`` for ``epochs``; predict ``x_val``.
 
     Every configuration gets the same initial seed, the same batches in the same order and the
     same schedule: only the architecture differs. ``width`` is the first block's channel count
-    (lesson 03's main model uses 32; the study uses fewer to stay cheap: the ranking is what it
-    measures). ``log_root``: one TensorBoard run per configuration in ``log_root/k<k>_blocks<b>``.
+    (lesson 03's main model uses 32; the study uses fewer to stay cheap). ``log_root``: one
+    TensorBoard run per configuration in ``log_root/k<k>_blocks<b>``.
 
     Returns:
-        one row per configuration: ``kernel_size``, ``conv_blocks``, ``val_accuracy``, ``params``,
-        ``train_seconds``.
+        ``(rows, predictions)``: one row per configuration with ``kernel_size``, ``conv_blocks``,
+        ``val_accuracy``, ``params``, ``multiply_adds`` (per image) and ``train_seconds``; and the
+        (configurations, N_val) int64 predicted labels, for :func:`study_verdict`'s paired test.
     """
     train = Batches(x, y, batch_size, shuffle=True, seed=seed)
-    rows = []
+    rows, preds = [], []
     for k in kernel_sizes:
         for blocks in depths:
             torch.manual_seed(seed)
             m = CNN(CNNConfig(kernel_size=k, conv_blocks=blocks, width=width)).to(device, memory_format=torch.channels_last)
             log_dir = None if log_root is None else log_root / f"k{k}_blocks{blocks}"
-            _, acc, seconds = train_quietly(m, train, val, epochs=epochs, lr=lr, device=device, log_dir=log_dir)
-            rows.append({"kernel_size": k, "conv_blocks": blocks, "val_accuracy": acc,
-                         "params": count_params(m), "train_seconds": seconds})
+            _, _, seconds = train_quietly(m, train, None, epochs=epochs, lr=lr, device=device, log_dir=log_dir)
+            preds.append(predict(m, x_val, device=device).argmax(1))
+            rows.append({"kernel_size": k, "conv_blocks": blocks, "val_accuracy": (preds[-1] == y_val).double().mean().item(),
+                         "params": count_params(m), "multiply_adds": multiply_adds(m, x_val.to(device)),
+                         "train_seconds": seconds})
             if verbose:
-                print(f"  kernel {k}x{k}, {blocks} block(s): val accuracy {acc:.4f}, "
-                      f"{rows[-1]['params']:>9,} params, {seconds:5.1f} s")
-    return rows
+                r = rows[-1]
+                print(f"  kernel {k}x{k}, {blocks} block(s): val accuracy {r['val_accuracy']:.4f}, {r['params']:>9,} params, "
+                      f"{r['multiply_adds'] / 1e6:5.2f} M multiply-adds/image, {seconds:5.1f} s")
+    return rows, torch.stack(preds)
 
 
-def study_verdict(rows, n_val, key="val_accuracy"):
-    """The study's winner and whether its lead is real.
+def _name(r):
+    return f"{r['kernel_size']}x{r['kernel_size']} with {r['conv_blocks']} block(s)"
 
-    Two accuracies measured on ``n_val`` images each have a binomial standard error
-    ``sqrt(p (1 - p) / n_val)``; the difference of two has ``sqrt(2)`` times that. A lead of less
-    than two such standard errors (about 95% two-sided) is not a ranking.
+
+def study_verdict(rows, predictions, y_val):
+    """Which configurations the study can tell apart, and which one to pick.
+
+    Two models scored on the same ``n`` images are compared by a paired test (McNemar's): only the
+    images where exactly one of them is right carry information, and the difference of accuracies
+    has standard error ``sqrt(n_01 + n_10) / n`` (``n_01``: only the first right, ``n_10``: only
+    the second). A configuration is *worse than the best* when it trails by more than two such
+    standard errors (about 95%). Among those not worse (the *contenders*), the one to pick is the
+    cheapest in multiply-adds: the one-standard-error rule of Breiman et al. 1984, simplest model
+    within the noise of the best. When no configuration is worse than the best, the study has
+    separated nothing: it is too short to conclude.
 
     Returns:
-        ``{"best": row, "runner_up": row, "lead": float, "noise": 2 sigma, "conclusive": bool,
-        "text": one sentence for the learner}``.
+        ``{"best", "pick", "contenders" (names), "worse" (names), "conclusive", "text"}``.
     """
-    ranked = sorted(rows, key=lambda r: r[key], reverse=True)
-    best, second = ranked[0], ranked[1]
-    p = best[key]
-    noise = 2 * math.sqrt(2 * p * (1 - p) / max(n_val, 1))
-    lead = best[key] - second[key]
-
-    def name(r):
-        return f"kernel {r['kernel_size']}x{r['kernel_size']} with {r['conv_blocks']} block(s)"
-    if lead > noise:
-        text = (f"{name(best)} wins ({p:.4f}), {lead:.4f} ahead of {name(second)}: "
-                f"more than the noise of {noise:.4f} (2 sigma on {n_val} validation images)")
+    correct = predictions == y_val                                  # (configs, n) bool
+    n = correct.shape[1]
+    b = max(range(len(rows)), key=lambda i: rows[i]["val_accuracy"])
+    contenders, worse = [], []
+    for i, r in enumerate(rows):
+        discordant = (correct[b] != correct[i]).sum().item()      # n_01 + n_10
+        gap = rows[b]["val_accuracy"] - r["val_accuracy"]
+        (worse if gap > 2 * math.sqrt(discordant) / n else contenders).append(i)
+    pick = min(contenders, key=lambda i: rows[i]["multiply_adds"])
+    best, chosen = rows[b], rows[pick]
+    if not worse:
+        text = (f"too short to conclude: all {len(rows)} configurations are within the noise of the best "
+                f"({_name(best)}, {best['val_accuracy']:.4f}) on {n} validation images; train longer")
     else:
-        text = (f"too short to conclude: {name(best)} ({p:.4f}) leads {name(second)} by {lead:.4f}, within the "
-                f"noise of {noise:.4f} (2 sigma on {n_val} validation images); train longer for a ranking")
-    return {"best": best, "runner_up": second, "lead": lead, "noise": noise, "conclusive": lead > noise, "text": text}
+        text = (f"best: {_name(best)} ({best['val_accuracy']:.4f}); {len(worse)} of {len(rows)} configurations are "
+                f"significantly worse, {len(contenders)} are within the noise; pick the cheapest of those: "
+                f"{_name(chosen)} ({chosen['multiply_adds'] / 1e6:.2f} M multiply-adds per image)")
+    return {"best": best, "pick": chosen, "contenders": [_name(rows[i]) for i in contenders],
+            "worse": [_name(rows[i]) for i in worse], "conclusive": bool(worse), "text": text}

@@ -5,6 +5,8 @@ curves to; TensorBoard merges the event files of one folder), so ``tensorboard -
 shows a run's curves, its sample images, its worst mistakes and its graph side by side
 (the IMAGES and GRAPHS tabs).
 """
+import warnings
+
 import torch
 
 from .nnutil import eval_mode
@@ -32,5 +34,7 @@ def add_images(log_dir, tag, images, step=0):
 def add_graph(log_dir, model, example):
     """The model's graph, traced on ``example`` (one input batch), in the run ``log_dir``.
     Traced in eval mode (dropout and batch norm then have one fixed behaviour); the mode is restored."""
-    with _writer(log_dir) as w, eval_mode(model), torch.no_grad():
+    with _writer(log_dir) as w, eval_mode(model), torch.no_grad(), warnings.catch_warnings():
+        # TensorBoard's graph writer still traces with torch.jit, which warns that it is deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
         w.add_graph(model, example)
