@@ -85,6 +85,12 @@ def multiply_adds(model, x):
     return total
 
 
+def _fit_and_predict(model, train, x_val, *, epochs, lr, device, log_dir):
+    """Train quietly, then ``(val predictions (N_val,), train seconds)``."""
+    _, _, seconds = train_quietly(model, train, None, epochs=epochs, lr=lr, device=device, log_dir=log_dir)
+    return predict(model, x_val, device=device).argmax(1), seconds
+
+
 def kernel_study(x, y, x_val, y_val, *, kernel_sizes=(3, 5, 7), depths=(1, 2, 3), width=16, epochs=2, lr=3e-3,
                  batch_size=256, seed=0, device="cpu", log_root=None, verbose=True):
     """Train one CNN per (kernel size, conv blocks) on ``x, y`` for ``epochs``; predict ``x_val``.
@@ -95,9 +101,9 @@ def kernel_study(x, y, x_val, y_val, *, kernel_sizes=(3, 5, 7), depths=(1, 2, 3)
     TensorBoard run per configuration in ``log_root/k<k>_blocks<b>``.
 
     Returns:
-        ``(rows, predictions)``: one row per configuration with ``kernel_size``, ``conv_blocks``,
-        ``val_accuracy``, ``params``, ``multiply_adds`` (per image) and ``train_seconds``; and the
-        (configurations, N_val) int64 predicted labels, for :func:`study_verdict`'s paired test.
+        ``{"rows", "predictions"}``: one row per configuration with ``kernel_size``, ``conv_blocks``,
+        ``val_accuracy``, ``params``, ``multiply_adds`` (per image) and ``train_seconds``; and their
+        (configurations, N_val) int64 predicted labels, which :func:`study_verdict` compares.
     """
     train = Batches(x, y, batch_size, shuffle=True, seed=seed)
     rows, preds = [], []
@@ -106,53 +112,69 @@ def kernel_study(x, y, x_val, y_val, *, kernel_sizes=(3, 5, 7), depths=(1, 2, 3)
             torch.manual_seed(seed)
             m = CNN(CNNConfig(kernel_size=k, conv_blocks=blocks, width=width)).to(device, memory_format=torch.channels_last)
             log_dir = None if log_root is None else log_root / f"k{k}_blocks{blocks}"
-            _, _, seconds = train_quietly(m, train, None, epochs=epochs, lr=lr, device=device, log_dir=log_dir)
-            preds.append(predict(m, x_val, device=device).argmax(1))
-            rows.append({"kernel_size": k, "conv_blocks": blocks, "val_accuracy": (preds[-1] == y_val).double().mean().item(),
+            pred, seconds = _fit_and_predict(m, train, x_val, epochs=epochs, lr=lr, device=device, log_dir=log_dir)
+            preds.append(pred)
+            rows.append({"kernel_size": k, "conv_blocks": blocks, "val_accuracy": (pred == y_val).double().mean().item(),
                          "params": count_params(m), "multiply_adds": multiply_adds(m, x_val.to(device)),
                          "train_seconds": seconds})
             if verbose:
                 r = rows[-1]
                 print(f"  kernel {k}x{k}, {blocks} block(s): val accuracy {r['val_accuracy']:.4f}, {r['params']:>9,} params, "
                       f"{r['multiply_adds'] / 1e6:5.2f} M multiply-adds/image, {seconds:5.1f} s")
-    return rows, torch.stack(preds)
+    return {"rows": rows, "predictions": torch.stack(preds)}
 
 
 def _name(r):
     return f"{r['kernel_size']}x{r['kernel_size']} with {r['conv_blocks']} block(s)"
 
 
-def study_verdict(rows, predictions, y_val):
-    """Which configurations the study can tell apart, and which one to pick.
+def paired_gap(right_a, right_b):
+    """``(accuracy of a - accuracy of b, its standard error)`` for two models scored on the same images.
 
-    Two models scored on the same ``n`` images are compared by a paired test (McNemar's): only the
-    images where exactly one of them is right carry information, and the difference of accuracies
-    has standard error ``sqrt(n_01 + n_10) / n`` (``n_01``: only the first right, ``n_10``: only
-    the second). A configuration is *worse than the best* when it trails by more than two such
-    standard errors (about 95%). Among those not worse (the *contenders*), the one to pick is the
-    cheapest in multiply-adds: the one-standard-error rule of Breiman et al. 1984, simplest model
-    within the noise of the best. When no configuration is worse than the best, the study has
-    separated nothing: it is too short to conclude.
+    McNemar's view: only the images where exactly one model is right carry information; with
+    ``d`` such images out of ``n`` the difference has standard error ``sqrt(d) / n``.
+    ``right_a``, ``right_b``: (n,) bool, whether each model got each image right."""
+    n = right_a.numel()
+    return (right_a.double().mean() - right_b.double().mean()).item(), math.sqrt((right_a != right_b).sum().item()) / n
+
+
+# A CNN that does not beat a linear classifier on raw pixels has not learned features yet: the study's
+# floor is the published logistic regression on FashionMNIST (Xiao et al. 2017 benchmark; lesson 01 ~0.84).
+LINEAR_REFERENCE = 0.842
+
+
+def study_verdict(study, y_val, reference=LINEAR_REFERENCE):
+    """What :func:`kernel_study` can conclude, and which configuration to pick.
+
+    A configuration is *worse than the best* when it trails by more than two standard errors of a
+    paired difference (:func:`paired_gap`, about 95%). Among those not worse (the *contenders*) the
+    one to pick is the cheapest in multiply-adds: the one-standard-error rule of Breiman et al.
+    1984, the simplest model within the noise of the best. The study is *too short to conclude*
+    when the best CNN is not clearly above ``reference`` (a linear classifier's accuracy: the CNNs
+    have not learned their features yet; two binomial standard errors on the ``n`` validation
+    images) or when no configuration is worse than the best (it separated nothing).
 
     Returns:
-        ``{"best", "pick", "contenders" (names), "worse" (names), "conclusive", "text"}``.
+        ``{"best", "pick", "contenders", "worse" (names), "conclusive", "text"}``.
     """
-    correct = predictions == y_val                                  # (configs, n) bool
+    rows, correct = study["rows"], study["predictions"] == y_val     # (configs, n) bool
     n = correct.shape[1]
     b = max(range(len(rows)), key=lambda i: rows[i]["val_accuracy"])
     contenders, worse = [], []
-    for i, r in enumerate(rows):
-        discordant = (correct[b] != correct[i]).sum().item()      # n_01 + n_10
-        gap = rows[b]["val_accuracy"] - r["val_accuracy"]
-        (worse if gap > 2 * math.sqrt(discordant) / n else contenders).append(i)
+    for i in range(len(rows)):
+        gap, se = paired_gap(correct[b], correct[i])
+        (worse if gap > 2 * se else contenders).append(i)
     pick = min(contenders, key=lambda i: rows[i]["multiply_adds"])
     best, chosen = rows[b], rows[pick]
-    if not worse:
+    if best["val_accuracy"] <= reference + 2 * math.sqrt(reference * (1 - reference) / n):
+        text = (f"too short to conclude: the best CNN ({_name(best)}, {best['val_accuracy']:.4f}) is not clearly above "
+                f"a linear classifier on raw pixels ({reference}); the CNNs have not learned their features yet")
+    elif not worse:
         text = (f"too short to conclude: all {len(rows)} configurations are within the noise of the best "
                 f"({_name(best)}, {best['val_accuracy']:.4f}) on {n} validation images; train longer")
     else:
         text = (f"best: {_name(best)} ({best['val_accuracy']:.4f}); {len(worse)} of {len(rows)} configurations are "
-                f"significantly worse, {len(contenders)} are within the noise; pick the cheapest of those: "
+                f"significantly worse, {len(contenders)} within the noise; the cheapest of those: "
                 f"{_name(chosen)} ({chosen['multiply_adds'] / 1e6:.2f} M multiply-adds per image)")
     return {"best": best, "pick": chosen, "contenders": [_name(rows[i]) for i in contenders],
-            "worse": [_name(rows[i]) for i in worse], "conclusive": bool(worse), "text": text}
+            "worse": [_name(rows[i]) for i in worse], "conclusive": not text.startswith("too short"), "text": text}

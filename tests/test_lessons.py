@@ -68,8 +68,8 @@ def test_quick_run_writes_results(num, data_dir, tmp_path):
         assert res["kernel_study_verdict"]["text"].startswith("too short to conclude")
     assert list((tmp_path / "tb").glob("*/*/events.out.tfevents.*")) and list(out.glob("*.png"))
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    run = {"01": "linear", "02": "mlp", "03": "cnn"}[num]
-    acc = EventAccumulator(str(tmp_path / "tb" / lesson.stem / run))
+    tb_run = {"01": "linear", "02": "mlp", "03": "cnn"}[num]
+    acc = EventAccumulator(str(tmp_path / "tb" / lesson.stem / tb_run))
     acc.Reload()
     tags = acc.Tags()
     assert {"loss/train", "accuracy/val"} <= set(tags["scalars"]) and tags["images"], tags

@@ -34,19 +34,22 @@ def test_verdict_paired_test_and_pick():
     far[300:500] = (y[300:500] + 1) % 10                           # 10% behind: significant
     preds = torch.stack([base, close, far])
     rows = rows_for([(p == y).double().mean().item() for p in preds], [3e6, 1e6, 0.5e6])
-    v = studies.study_verdict(rows, preds, y)
+    v = studies.study_verdict({"rows": rows, "predictions": preds}, y, reference=0.7)
     assert v["best"] is rows[0] and v["pick"] is rows[1] and v["conclusive"]
     assert v["worse"] == [studies._name(rows[2])] and "cheapest" in v["text"]
-    v = studies.study_verdict(rows[:2], preds[:2], y)
-    assert not v["conclusive"] and v["text"].startswith("too short to conclude")
+    v = studies.study_verdict({"rows": rows[:2], "predictions": preds[:2]}, y, reference=0.7)
+    assert not v["conclusive"] and "within the noise" in v["text"]
+    v = studies.study_verdict({"rows": rows, "predictions": preds}, y, reference=0.84)  # 0.85 is within 2 sigma
+    assert not v["conclusive"] and "linear classifier" in v["text"], "CNNs no better than raw pixels: too short"
 
 
 def test_kernel_study_rows_and_tensorboard_runs(tmp_path):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(64, 1, 28, 28, generator=g), torch.randint(0, 10, (64,), generator=g)
-    rows, preds = studies.kernel_study(x, y, x[:16], y[:16], kernel_sizes=(3, 5), depths=(1, 2), width=4, epochs=1,
-                                       batch_size=32, log_root=tmp_path, verbose=False)
-    assert len(rows) == 4 and preds.shape == (4, 16)
+    study = studies.kernel_study(x, y, x[:16], y[:16], kernel_sizes=(3, 5), depths=(1, 2), width=4, epochs=1,
+                                 batch_size=32, log_root=tmp_path, verbose=False)
+    rows = study["rows"]
+    assert len(rows) == 4 and study["predictions"].shape == (4, 16)
     assert {"kernel_size", "conv_blocks", "val_accuracy", "params", "multiply_adds", "train_seconds"} <= set(rows[0])
     assert rows[0]["multiply_adds"] < rows[2]["multiply_adds"]     # 5x5 costs more than 3x3 at the same depth
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k3_blocks1", "k3_blocks2", "k5_blocks1", "k5_blocks2"]
