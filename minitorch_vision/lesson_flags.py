@@ -23,7 +23,7 @@ QUICK_STUDY = (1, 1000)
 def study_budget(args):
     """``(epochs, training images)`` per study configuration: the flags if given, else the defaults above."""
     epochs, n = QUICK_STUDY if args.quick else STUDY
-    return args.study_epochs or epochs, args.study_train or n
+    return getattr(args, "study_epochs", epochs), getattr(args, "study_train", n)
 
 
 def exercise_flag(p):
@@ -50,9 +50,9 @@ def cnn_flags(p):
     p.add_argument("--kernel-size", type=int, default=3, help="conv kernel size of the main model")
     p.add_argument("--conv-blocks", type=int, default=2, help="conv blocks of the main model")
     p.add_argument("--width", type=int, default=32, help="channels of the first block (doubled per block)")
-    p.add_argument("--study-epochs", type=int, default=None,
+    p.add_argument("--study-epochs", type=int, default=argparse.SUPPRESS,
                    help=f"epochs per configuration in the kernel study (default: {STUDY[0]}; {QUICK_STUDY[0]} with --quick)")
-    p.add_argument("--study-train", type=int, default=None,
+    p.add_argument("--study-train", type=int, default=argparse.SUPPRESS,
                    help=f"training images per study configuration (default: {STUDY[1]}; {QUICK_STUDY[1]} with --quick)")
     p.add_argument("--study-width", type=int, default=16, help="channels of the first block in the kernel study")
     p.add_argument("--skip-study", action="store_true", help="train the main model only")
