@@ -186,7 +186,8 @@ if not args.skip_study:
     study = study["rows"]
     figs.kernel_study(study, f"CNN kernel study on FashionMNIST, width {args.study_width}: {s_epochs} epoch(s) x {n:,} "
                       f"images each{'' if verdict['conclusive'] else ' - too short to conclude'}",
-                      ctx.out / "kernel_study.png", caption=verdict["text"], pick=verdict["pick"])
+                      ctx.out / "kernel_study.png", caption=verdict["text"],
+                      pick=verdict["pick"] if verdict["conclusive"] else None)
 
 # %% [markdown]
 # ## Summary

@@ -194,19 +194,19 @@ def kernel_study(rows, title="", path=None, caption=None, key="val_accuracy", pi
         rs = sorted((r for r in rows if r["kernel_size"] == k), key=lambda r: r["conv_blocks"])
         a1.plot([r["conv_blocks"] for r in rs], [r[key] for r in rs], "-o", color=colour, label=f"{k}x{k}")
         a2.scatter([r["multiply_adds"] / 1e6 for r in rs], [r[key] for r in rs], s=[area(r["train_seconds"]) for r in rs],
-                   color=colour, alpha=0.6, label=f"{k}x{k}")
+                   color=colour, alpha=0.6)
     if pick is not None:
         a2.scatter([pick["multiply_adds"] / 1e6], [pick[key]], s=area(pick["train_seconds"]) + 250, facecolors="none",
                    edgecolors="black", lw=1.5, label="pick")
     name = key.replace("_", " ")
     a1.set(xlabel="conv blocks (depth)", ylabel=name, title="depth and kernel size")
     a1.set_xticks(sorted({r["conv_blocks"] for r in rows}))
-    a1.legend(title="kernel", loc="lower left")
+    a1.legend(title="kernel (colour)", loc="best")
     a2.set(xlabel="million multiply-adds per image (log scale)", ylabel=name, xscale="log",
            title="accuracy vs compute; area = train time")
     for t in (tmax / 4, tmax):  # a size key: the same area rule as the markers
-        a2.scatter([], [], s=area(t), color="gray", alpha=0.5, label=f"{t:.0f} s")
-    a2.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, labelspacing=1.5)
+        a2.scatter([], [], s=area(t), color="gray", alpha=0.5, label=f"{t:.2g} s")
+    a2.legend(title="area: train time", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, labelspacing=1.5)
     for a in (a1, a2):
         a.grid(alpha=0.3)
     fig.suptitle(title)
