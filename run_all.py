@@ -3,15 +3,25 @@
     python run_all.py --quick --data-dir ../shared/data      # the whole course in a few minutes
     python run_all.py --data-dir ../shared/data              # full runs (tens of minutes on a CPU)
     python run_all.py --only 02,03 --out runs/all            # just some lessons
+    python run_all.py --fetch-only                           # only download the data the lessons use
+
+Before the lessons run, every file they use that is missing is downloaded (checksum-verified, a bar per
+file and a total; ``MTV_MIRROR`` replaces the official hosts): minitorch_vision/data/manifest.py.
+What cannot be had is listed in one line; the lessons then skip (and report) the parts that need it.
 
 Each lesson writes ``<out>/<lesson>/`` (results.json, figures, logs ``stdout.log``/``stderr.log``).
 A lesson that fails is reported with its one-line reason (the last ``error:`` line it printed) and
 the others still run; the exit status is 1 if any lesson failed. Finally ``<out>/report.html`` and
 ``<out>/report.md`` are written from the lessons' results.json files (minitorch_vision/report.py).
+
+Ctrl-C stops the running lesson (it gets the interrupt, then is killed if it does not stop), writes
+the report of the lessons that finished and exits with status 130. A problem of our own (``--out``
+that cannot be written, another run_all using it) is one line ``error: ...`` and exit status 2.
 """
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,21 +30,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from minitorch_vision.cli import write_json_atomic  # noqa: E402
+from minitorch_vision.atomic import OutputLock, make_dirs, remove_stale_temps  # noqa: E402
+from minitorch_vision.cli import Parser, nonnegative_float, positive_int, write_json_atomic  # noqa: E402
+from minitorch_vision.data.prefetch import fetch_all, keys_for  # noqa: E402
 from minitorch_vision.data.paths import data_dir as resolve_data_dir  # noqa: E402
+from minitorch_vision.errors import DataUnavailable, MTVError  # noqa: E402
 from minitorch_vision.report import LESSONS, write_report  # noqa: E402
 from minitorch_vision.weights import RESNET18_FILE  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0],
+    p = Parser(description=__doc__.strip().splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--quick", action="store_true", help="each lesson's --quick slice")
     p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
     p.add_argument("--out", default="runs/all", help="output folder: one sub-folder per lesson plus the report")
     p.add_argument("--only", default=None, help="comma-separated lesson numbers, e.g. 02,03")
-    p.add_argument("--threads", type=int, default=None, help="passed to every lesson (default: each lesson's own)")
-    p.add_argument("--timeout", type=float, default=0, help="seconds allowed per lesson (0: no limit)")
+    p.add_argument("--threads", type=positive_int, default=None, help="passed to every lesson (default: each lesson's own)")
+    p.add_argument("--timeout", type=nonnegative_float, default=0, help="seconds allowed per lesson (0: no limit)")
+    p.add_argument("--fetch-only", action="store_true", help="download the data the (selected) lessons use, then stop")
     p.add_argument("--lessons-dir", default=str(ROOT / "lessons"), help=argparse.SUPPRESS)  # tests use fakes
     return p.parse_args(argv)
 
@@ -71,17 +85,41 @@ def failure_reason(stderr, returncode):
     return f"exit status {returncode}"
 
 
+class Interrupted(Exception):
+    """Ctrl-C during a lesson; ``record`` is that lesson's run_all.json entry."""
+
+    def __init__(self, record):
+        super().__init__("interrupted")
+        self.record = record
+
+
+def _stop(proc, grace=10):
+    """Ctrl-C for a lesson: SIGINT first (it cleans up and exits 130), SIGKILL if it is still running."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
 def run_lesson(name, cmd, folder, timeout):
-    """Run one lesson; returns its record for run_all.json."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Run one lesson; returns its record for run_all.json. Ctrl-C raises :class:`Interrupted`."""
+    make_dirs(folder)
     (folder / "results.json").unlink(missing_ok=True)  # a failed run must not show stale results
     t0 = time.perf_counter()
     with open(folder / "stdout.log", "w") as out, open(folder / "stderr.log", "w") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
-            rc = subprocess.run(cmd, stdout=out, stderr=err, cwd=ROOT, timeout=timeout or None,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"}).returncode
+            rc = proc.wait(timeout or None)
         except subprocess.TimeoutExpired:
+            _stop(proc)
             rc = None
+        except KeyboardInterrupt:
+            rc = _stop(proc)
+            raise Interrupted({"status": "interrupted", "returncode": rc, "reason": "interrupted by Ctrl-C",
+                               "seconds": round(time.perf_counter() - t0, 2), "command": " ".join(cmd)}) from None
     seconds = time.perf_counter() - t0
     stderr = (folder / "stderr.log").read_text(errors="replace")
     if rc is None:
@@ -97,9 +135,22 @@ def run_lesson(name, cmd, folder, timeout):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    """Run the lessons; returns the exit status (0 all ok, 1 a lesson failed, 2 our error, 130 Ctrl-C)."""
+    try:
+        args = parse_args(argv)
+        with OutputLock(args.out):  # one run_all per --out (each lesson also locks its own folder)
+            remove_stale_temps(args.out)
+            return run_course(args)
+    except MTVError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:  # between lessons or while writing the report
+        print("error: interrupted (Ctrl-C) — run again to finish", file=sys.stderr)
+        return 130
+
+
+def run_course(args):
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     data = resolve_data_dir(args.data_dir)
     lessons_dir = Path(args.lessons_dir)
     wanted = None if not args.only else {s.strip().zfill(2) for s in args.only.split(",") if s.strip()}
@@ -107,22 +158,37 @@ def main(argv=None):
     if wanted and not names:
         print(f"error: --only {args.only} matches no lesson ({', '.join(n[:2] for n in LESSONS)})", file=sys.stderr)
         return 2
+    try:  # the whole course's data up front, once, instead of one lesson part at a time
+        print(f"[data] checking {data} ...", flush=True)
+        fetch_all(keys_for([n[:2] for n in names]), data)
+    except DataUnavailable as e:
+        if args.fetch_only:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"WARNING: {e}", flush=True)  # the lessons skip (and report) the parts that need it
+    if args.fetch_only:
+        return 0
     state_path = out / "run_all.json"
     try:  # keep the records of lessons not run this time (e.g. with --only)
         state = json.loads(state_path.read_text())
     except (OSError, ValueError):
+        state = None
+    if not (isinstance(state, dict) and isinstance(state.get("lessons"), dict)):  # absent or not ours: afresh
         state = {"lessons": {}}
     t_all = time.perf_counter()
-    for name in names:
+    state.update(mode="quick" if args.quick else "full", data_dir=str(data))
+    for i, name in enumerate(names):
         script = lessons_dir / f"{name}.py"
         if not script.is_file():
             rec = {"status": "failed", "returncode": None, "seconds": 0.0, "reason": f"{script} does not exist",
                    "command": ""}
         else:
             print(f"[{name}] running ...", flush=True)
-            rec = run_lesson(name, lesson_command(name, script, args, out, data), out / name, args.timeout)
+            try:
+                rec = run_lesson(name, lesson_command(name, script, args, out, data), out / name, args.timeout)
+            except (Interrupted, KeyboardInterrupt) as e:
+                return interrupted(out, state, names[i:], getattr(e, "record", None))
         state["lessons"][name] = rec
-        state.update(mode="quick" if args.quick else "full", data_dir=str(data))
         write_json_atomic(state_path, state)
         mark = "ok" if rec["status"] == "ok" else f"FAILED: {rec['reason']}"
         print(f"[{name}] {mark}  ({rec['seconds']:.1f} s; logs in {out / name})", flush=True)
@@ -133,6 +199,24 @@ def main(argv=None):
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def interrupted(out, state, left, record):
+    """Ctrl-C: record the stopped lesson and those not reached, write the report, return 130.
+
+    A second Ctrl-C while the report is written is ignored: the report is what the first one asked for."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in left:
+        state["lessons"][name] = {"status": "not run", "returncode": None, "seconds": 0.0,
+                                  "reason": "interrupted (Ctrl-C) before it started", "command": ""}
+    if record is not None:
+        state["lessons"][left[0]] = record
+    write_json_atomic(out / "run_all.json", state)
+    page, _ = write_report(out)
+    done = [n for n, r in state["lessons"].items() if r["status"] == "ok"]
+    print(f"error: interrupted (Ctrl-C) during {left[0]} — the report {page} covers the {len(done)} lesson(s) "
+          f"that finished; run again (e.g. --only {','.join(n[:2] for n in left)}) to finish", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":

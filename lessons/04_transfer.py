@@ -27,18 +27,20 @@ from dataclasses import asdict
 import torch  # noqa: E402
 
 from minitorch_vision.plots.transfer import topk_prediction, transfer_comparison  # noqa: E402
-from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
+from minitorch_vision.cli import class_list, int_list, int_range, lesson_args, positive_int, setup, write_results  # noqa: E402
 from minitorch_vision.data import cifar10  # noqa: E402
 from minitorch_vision.data.imagenet import top_k  # noqa: E402
 from minitorch_vision.data.images import read_image  # noqa: E402
+from minitorch_vision.data.manifest import ensure  # noqa: E402
 from minitorch_vision.data.transforms import imagenet_preprocess, resize  # noqa: E402
+from minitorch_vision.errors import DataUnavailable  # noqa: E402
 from minitorch_vision.transfer import Recipe, compare, format_table, train_one  # noqa: E402
 from minitorch_vision.weights import load_resnet18  # noqa: E402
 
 
 # The lesson's own size flags: (default, default with --quick). A flag given on the command line keeps
 # its value, --quick or not; SUPPRESS leaves it out of `args` when not given, so we can tell.
-SIZES = {"shots": ("5,10,50", "5,10"), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
+SIZES = {"shots": ((5, 10, 50), (5, 10)), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
 
 
 def _default(name):
@@ -50,16 +52,16 @@ def extra_flags(p):
     p.add_argument("--weights", default=None,
                    help="ResNet-18 weights: a .pth path; default <data>/weights/resnet18-f37072fd.pth "
                         "(downloaded if absent); 'random' = untrained backbone (the lesson's point is then lost)")
-    p.add_argument("--size", type=int, default=None,
+    p.add_argument("--size", type=int_range(32), default=None,
                    help="input resolution fed to the network (default: 224 with a GPU, 64 on a CPU)")
-    p.add_argument("--classes", default="airplane,automobile,bird,cat,deer", help="CIFAR-10 classes, comma-separated")
-    p.add_argument("--shots", default=argparse.SUPPRESS,
+    p.add_argument("--classes", type=class_list(cifar10.CLASSES), default="airplane,automobile,bird,cat,deer", help="CIFAR-10 classes, comma-separated")
+    p.add_argument("--shots", type=int_list, default=argparse.SUPPRESS,
                    help="training images per class, comma-separated" + _default("shots"))
-    p.add_argument("--test-per-class", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--test-per-class", type=positive_int, default=argparse.SUPPRESS,
                    help="held-out test images per class" + _default("test_per_class"))
-    p.add_argument("--head-steps", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--head-steps", type=positive_int, default=argparse.SUPPRESS,
                    help="optimizer steps of the head on cached features" + _default("head_steps"))
-    p.add_argument("--views", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--views", type=positive_int, default=argparse.SUPPRESS,
                    help="augmented views cached per image for frozen + augmentation" + _default("views"))
     p.add_argument("--source", default="auto", choices=["auto", "pickles", "images"],
                    help="CIFAR-10 from the official pickles or from <data>/cifar10-images/<split>/<class>/")
@@ -80,16 +82,18 @@ print(f"input resolution {size}x{size}" + ("" if size >= 224 else
 
 # %% (a) The pretrained network, and a photo to show it
 model, kind = load_resnet18(args.weights, ctx.data_dir, allow_download=not args.no_download)
-photo = pathlib.Path(args.image) if args.image else ctx.data_dir / "images" / "both.png"
-if photo.is_file():
-    img = read_image(photo)                      # (3, H, W) uint8
-else:  # no sample photo in the data folder: a CIFAR test image stands in below (blurry at 32x32)
-    print(f"({photo} not found: using a CIFAR-10 test image instead)")
-    img = None
+skipped = {}  # part -> reason, in results.json: a skipped part is never shown as done
+try:
+    photo = pathlib.Path(args.image) if args.image else ensure("images/both.png", ctx.data_dir,
+                                                               allow_download=not args.no_download)
+except DataUnavailable as e:  # no sample photo: a CIFAR test image stands in below (blurry at 32x32)
+    print(f"skipped: the sample photo ({e}); a CIFAR-10 test image stands in")
+    photo, skipped["sample photo"] = None, str(e)
+img = read_image(photo) if photo is not None else None  # (3, H, W) uint8
 
 # %% CIFAR-10 for (b) and (c): the pickles, or the image folder (a learner's own photos look like it)
-classes = [c.strip() for c in args.classes.split(",") if c.strip()]
-shots = sorted({int(s) for s in args.shots.split(",")})
+classes = args.classes
+shots = sorted(set(args.shots))
 xtr, ytr, xte, yte, names, where = cifar10.load_cifar10(ctx.data_dir, args.source, classes,
                                                        allow_download=not args.no_download)
 print(f"CIFAR-10 from {where}: {len(xtr)} train / {len(xte)} test images read")
@@ -147,4 +151,4 @@ write_results(ctx, {"weights": kind, "classes": classes, "size": size, "top5": t
                         "epochs": args.epochs, "recipe": asdict(recipe),
                         "runs": [{k: r[k] for k in ("mode", "shots", "augment", "test_accuracy", "train_seconds")}
                                  for r in runs],
-                        "seconds": time.perf_counter() - t_start})
+                        "skipped": skipped, "seconds": time.perf_counter() - t_start})

@@ -29,12 +29,13 @@ import pathlib
 import time
 
 from minitorch_vision.plots.detection import pr_curves  # noqa: E402
-from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
+from minitorch_vision.cli import lesson_args, multiple_of, positive_int, probability, setup, write_results  # noqa: E402
 from minitorch_vision.data.images import list_images  # noqa: E402
+from minitorch_vision.data.manifest import ensure  # noqa: E402
 from minitorch_vision.detection.draw import draw_detections, save_image  # noqa: E402
 from minitorch_vision.detection.evaluate import evaluate, format_table  # noqa: E402
-from minitorch_vision.detection.predict import detect  # noqa: E402
-from minitorch_vision.errors import DataUnavailable  # noqa: E402
+from minitorch_vision.detection.predict import detect_each, drawing_name  # noqa: E402
+from minitorch_vision.errors import DataUnavailable, MTVError  # noqa: E402
 from minitorch_vision.weights import load_yolov5, size_name, yolov5_weights  # noqa: E402
 
 QUICK_VAL_IMAGES = 32
@@ -47,20 +48,18 @@ def extra_flags(p):
                    help="YOLOv5 size: picks <data>/weights/yolov5<size>.pt or the official v7.0 release file "
                         "(with --weights, the checkpoint's own size is used)")
     p.add_argument("--weights", default=None, help="a YOLOv5 .pt (official checkpoint or saved by this project)")
-    p.add_argument("--img-size", type=int, default=640, help="inference size (long side), a multiple of 32")
-    p.add_argument("--conf", type=float, default=0.25, help="confidence threshold for the drawn detections")
-    p.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold for the drawn detections")
-    p.add_argument("--val-conf", type=float, default=0.001, help="confidence threshold of the evaluation")
-    p.add_argument("--val-iou", type=float, default=0.6, help="NMS IoU threshold of the evaluation")
-    p.add_argument("--val-images", type=int, default=None, help="evaluate only the first N COCO128 images")
+    p.add_argument("--img-size", type=multiple_of(32), default=640, help="inference size (long side), a multiple of 32")
+    p.add_argument("--conf", type=probability, default=0.25, help="confidence threshold for the drawn detections")
+    p.add_argument("--iou", type=probability, default=0.45, help="NMS IoU threshold for the drawn detections")
+    p.add_argument("--val-conf", type=probability, default=0.001, help="confidence threshold of the evaluation")
+    p.add_argument("--val-iou", type=probability, default=0.6, help="NMS IoU threshold of the evaluation")
+    p.add_argument("--val-images", type=positive_int, default=None, help="evaluate only the first N COCO128 images")
     p.add_argument("--no-fuse", action="store_true", help="keep BatchNorm separate (slower, same numbers to ~1e-3 px)")
 
 
 args = lesson_args(__doc__, epochs=0, batch_size=32, lr=0.0, extra=extra_flags)
 ctx = setup(args, "05_detection")
 t_start = time.perf_counter()
-if args.img_size % 32:
-    raise DataUnavailable(f"--img-size {args.img_size} is not a multiple of 32 (the largest stride)")
 
 # %% (a) The model: our YOLOv5, official weights read without the official code
 path = yolov5_weights(args.weights, args.model, ctx.data_dir, allow_download=not args.no_download)
@@ -75,15 +74,21 @@ print(f"{name} from {path}: {n_params:,} parameters{' (fused)' if not args.no_fu
 
 # %% (b) Detect on images, draw the boxes, save
 # --images takes files and folders; without it, the sample photos of the data folder
+skipped = {}  # part -> reason, in results.json: a skipped part is never shown as done
 if args.images:
     images = [f for a in map(pathlib.Path, args.images) for f in (list_images(a) if a.is_dir() else [a])]
-else:
-    images = list_images(ctx.data_dir / "images") if (ctx.data_dir / "images").is_dir() else []
-if not images:
-    print(f"no images given and none in {ctx.data_dir / 'images'}: skipping detection")
-per_image = {}
-for res in detect(model, images, args.img_size, args.conf, args.iou, device=ctx.device):
-    dst = ctx.out / "detections" / (pathlib.Path(res.source).stem + ".jpg")
+    if not images:
+        raise MTVError(f"--images {' '.join(args.images)}: the folder is empty (no .jpg, .png, ... files) — "
+                       f"put images there or pass other files")
+else:  # the sample photos, downloaded when missing; offline or --no-download: skipped, and said so
+    try:
+        images = list_images(ensure("images", ctx.data_dir, allow_download=not args.no_download))
+    except DataUnavailable as e:
+        images, skipped["detection"] = [], str(e)
+        print(f"skipped: detection on the sample photos: {e}")
+per_image, unreadable = {}, []   # keyed by the path relative to the images' common folder: unique
+for res in detect_each(model, images, args.img_size, args.conf, args.iou, device=ctx.device, unreadable=unreadable):
+    dst = ctx.out / "detections" / drawing_name(res.source)
     save_image(draw_detections(res.image, res.boxes, model.names), dst, quality=90)
     per_image[res.source] = res.as_list()
     found = ", ".join(f"{d['name']} {d['conf']:.2f}" for d in per_image[res.source]) or "nothing"
@@ -91,13 +96,15 @@ for res in detect(model, images, args.img_size, args.conf, args.iou, device=ctx.
 
 # %% (c) COCO128 with the official val protocol (skipped, with a note, when the data folder lacks it)
 results = {"model": name, "img_size": args.img_size, "precision": None, "recall": None, "map50": None,
-           "map50_95": None, "per_class": [], "detections_per_image": per_image}
-coco = ctx.data_dir / "coco128" / "images" / "train2017"
-if not coco.is_dir():
-    print(f"COCO128 not found at {coco}: skipping the evaluation")
-else:
+           "map50_95": None, "per_class": [], "detections_per_image": per_image, "skipped": skipped}
+try:
+    coco = ensure("coco128", ctx.data_dir, allow_download=not args.no_download)
+except DataUnavailable as e:
+    coco, skipped["coco128 evaluation"] = None, str(e)
+    print(f"skipped: COCO128 evaluation: {e}")
+if coco is not None:
     limit = args.val_images or (QUICK_VAL_IMAGES if args.quick else None)
-    ev = evaluate(model, coco, ctx.data_dir / "coco128" / "labels" / "train2017", img_size=args.img_size,
+    ev = evaluate(model, coco / "images" / "train2017", coco / "labels" / "train2017", img_size=args.img_size,
                   batch_size=args.batch_size, conf_thres=args.val_conf, iou_thres=args.val_iou,
                   limit=limit, device=ctx.device)
     print(f"\nCOCO128 ({ev.n_images} images, {ev.n_labels} labels, {ev.seconds:.1f} s) at {args.img_size}:")
@@ -112,5 +119,9 @@ else:
                     title=f"{name} on COCO128 ({ev.n_images} images), IoU 0.5", path=ctx.out / "pr_curves.png")
 
 # %% Results
-write_results(ctx, results)
+write_results(ctx, {**results, "unreadable_images": [k for k, _ in unreadable]})
 print(f"done in {time.perf_counter() - t_start:.1f} s")
+if unreadable:  # every readable image was drawn; now say which were not, and exit 2
+    raise MTVError(f"{len(unreadable)} of {len(images)} images could not be read ({unreadable[0][1]}"
+                   + (f"; also {', '.join(k for k, _ in unreadable[1:])}" if len(unreadable) > 1 else "")
+                   + ") — the others were drawn; replace or remove the unreadable files")

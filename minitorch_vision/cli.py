@@ -20,6 +20,7 @@ directory.
 """
 import argparse
 import json
+import math
 import os
 import random
 import shlex
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 
 from . import distributed
-from .atomic import atomic_path
+from .atomic import OutputError, OutputLock, atomic_path, make_dirs, release_locks, remove_stale_temps, write_error
 from .data.paths import data_dir as resolve_data_dir
 from .errors import MTVError
 from .plots import saved_figures
@@ -43,10 +44,26 @@ def default_threads():
     return 1 if (os.cpu_count() or 1) <= 2 else min(8, os.cpu_count())
 
 
+def user_error(exc):
+    """The :class:`MTVError` a user should see for ``exc``, or None for a bug (which keeps its traceback).
+
+    Besides our own errors: a full disk or a permission refusal anywhere (TensorBoard's writer, a log
+    file) is the user's to fix, so it is one line naming the path too."""
+    if isinstance(exc, MTVError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno is not None:
+        err = write_error(exc, exc.filename or "a file")
+        if err is not None and not isinstance(exc, (FileExistsError, NotADirectoryError)):
+            return err
+    return None
+
+
 def _excepthook(etype, value, tb):
-    if issubclass(etype, MTVError):
-        print(f"error: {value}", file=sys.stderr)
-        code = value.exit_code
+    release_locks()  # os._exit below skips atexit
+    err = user_error(value)
+    if err is not None:
+        print(f"error: {err}", file=sys.stderr)
+        code = err.exit_code
     elif issubclass(etype, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         code = 130
@@ -59,7 +76,10 @@ def _excepthook(etype, value, tb):
 
 
 def _show_in_notebook(shell, etype, value, tb, tb_offset=None):
-    print(f"error: {value}", file=sys.stderr)  # the message is the whole output: no traceback
+    err = user_error(value)
+    if err is None:  # a bug: IPython's usual traceback
+        return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    print(f"error: {err}", file=sys.stderr)  # the message is the whole output: no traceback
 
 
 def install_error_handler():
@@ -68,7 +88,7 @@ def install_error_handler():
     In a notebook the kernel must live on: the cell stops and shows the one line instead."""
     shell = _ipython()
     if shell is not None:
-        shell.set_custom_exc((MTVError,), _show_in_notebook)
+        shell.set_custom_exc((MTVError, OSError), _show_in_notebook)
     else:
         sys.excepthook = _excepthook
 
@@ -79,7 +99,86 @@ def _ipython():
     return ip.get_ipython() if ip is not None and "ipykernel" in sys.modules else None
 
 
-class _Parser(argparse.ArgumentParser):
+# ---- flag types: a bad value is refused where it is parsed, in one line that names the flag ---------
+# argparse turns an ArgumentTypeError into "argument --epochs: <our text>"; Parser makes that one line.
+def int_range(lo=None, hi=None):
+    """A flag type: a whole number in [lo, hi] (either bound may be None)."""
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            want = f"from {lo} to {hi}" if hi is not None and lo is not None else \
+                f">= {lo}" if lo is not None else f"<= {hi}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {want}, got {text}")
+        return v
+    parse.__name__ = "int_range"
+    return parse
+
+
+positive_int = int_range(1)
+nonnegative_int = int_range(0)
+
+
+def float_range(lo=None, hi=None, *, lo_open=False, hi_open=False):
+    """A flag type: a finite number in the interval from lo to hi (closed unless ``*_open``)."""
+    def parse(text):
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        low_bad = lo is not None and (v <= lo if lo_open else v < lo)
+        high_bad = hi is not None and (v >= hi if hi_open else v > hi)
+        if not math.isfinite(v) or low_bad or high_bad:
+            want = " and ".join(w for w in (lo is not None and f"{'>' if lo_open else '>='} {lo:g}",
+                                            hi is not None and f"{'<' if hi_open else '<='} {hi:g}") if w)
+            raise argparse.ArgumentTypeError(f"must be a finite number{' ' + want if want else ''}, got {text}")
+        return v
+    parse.__name__ = "float_range"
+    return parse
+
+
+finite_positive_float = float_range(0, lo_open=True)     # learning rates
+nonnegative_float = float_range(0)                        # seconds
+probability = float_range(0, 1)                           # thresholds: confidence, IoU
+dropout_rate = float_range(0, 1, hi_open=True)            # 1 would drop everything
+
+
+def multiple_of(n):
+    """A flag type: a positive whole number divisible by ``n`` (e.g. a detector's largest stride)."""
+    def parse(text):
+        v = positive_int(text)
+        if v % n:
+            raise argparse.ArgumentTypeError(f"must be a multiple of {n}, got {v} (try {max(n, round(v / n) * n)})")
+        return v
+    parse.__name__ = "multiple_of"
+    return parse
+
+
+def int_list(text):
+    """A flag type: comma-separated positive whole numbers, e.g. ``512,256`` -> (512, 256)."""
+    parts = [t.strip() for t in str(text).split(",")]
+    if not any(parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}")
+    return tuple(positive_int(t) for t in parts if t)
+
+
+def class_list(known):
+    """A flag type: comma-separated class names, each one of ``known``, no repeats, at least two."""
+    def parse(text):
+        names = [t.strip() for t in str(text).split(",") if t.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown class {unknown[0]!r}: choose from {', '.join(known)}")
+        if len(set(names)) != len(names) or len(names) < 2:
+            raise argparse.ArgumentTypeError(f"expected at least two different class names, got {text!r}")
+        return names
+    parse.__name__ = "class_list"
+    return parse
+
+
+class Parser(argparse.ArgumentParser):
     """argparse whose errors are one ``error:`` line (exit 2 / the cell's message), not usage + exit."""
 
     def error(self, message):
@@ -105,18 +204,18 @@ def lesson_args(description, flags="", *, epochs=None, batch_size=None, lr=None,
     """
     install_error_handler()
     first = (description or "").strip().splitlines()[0] if description else None
-    p = _Parser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<lesson> at the repository root)")
     if epochs is not None:
-        p.add_argument("--epochs", type=int, default=argparse.SUPPRESS,
+        p.add_argument("--epochs", type=positive_int, default=argparse.SUPPRESS,
                        help=f"training epochs (default: {epochs}" + (f"; {quick_epochs} with --quick)" if quick_epochs else ")"))
     if batch_size is not None:
-        p.add_argument("--batch-size", type=int, default=batch_size, help="mini-batch size")
+        p.add_argument("--batch-size", type=positive_int, default=batch_size, help="mini-batch size")
     if lr is not None:
-        p.add_argument("--lr", type=float, default=lr, help="peak learning rate")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
-    p.add_argument("--threads", type=int, default=default_threads(), help="torch CPU threads")
+        p.add_argument("--lr", type=finite_positive_float, default=lr, help="peak learning rate")
+    p.add_argument("--seed", type=int_range(0, 2**32 - 1), default=0, help="random seed (same seed, same numbers)")
+    p.add_argument("--threads", type=positive_int, default=default_threads(), help="torch CPU threads")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="auto picks CUDA, then MPS, then CPU")
     p.add_argument("--quick", action="store_true", help="a small slice that finishes in about a minute")
@@ -185,9 +284,23 @@ def runs_root():
     return repo / "runs" if (repo / "lessons").is_dir() else Path("runs").resolve()
 
 
+def prepare_out(out):
+    """Create the output folder, make sure we may write there, lock it for this run and remove the
+    temporary files killed runs left in it (see :mod:`minitorch_vision.atomic`). One line if it cannot."""
+    out = Path(out)
+    make_dirs(out)
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"no permission to write into {out} — pass --out to a folder you can write")
+    OutputLock(out).acquire()
+    for p in remove_stale_temps(out):
+        print(f"removed {p} (left by a run that was killed)")
+    return out
+
+
 def setup(args, lesson):
     """Seed, set threads, pick the device (joining torchrun's process group if there is one)
-    and create the output folder (default ``runs/<lesson>``)."""
+    and prepare the output folder (default ``runs/<lesson>``): created, locked for this run
+    (a second run into it stops in one line), stale temporary files of killed runs removed."""
     seed_everything(args.seed)  # the same seed on every rank: identical initial weights
     torch.set_num_threads(max(1, args.threads))
     rank, world, device = distributed.init_from_env(pick_device(args.device))
@@ -196,7 +309,7 @@ def setup(args, lesson):
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
     out = Path(args.out) if args.out else runs_root() / lesson
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
+        prepare_out(out)
     else:
         sys.stdout = open(os.devnull, "w")  # one log, rank 0's; errors still reach stderr
     ctx = Context(args, lesson, out, resolve_data_dir(args.data_dir), device, amp, rank, world, time.time())

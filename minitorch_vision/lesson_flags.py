@@ -2,16 +2,7 @@
 functions to :func:`cli.lesson_args` as ``extra=``, so ``--help`` lists them with their defaults."""
 import argparse
 
-
-def _widths(text):
-    """``"512,256"`` -> ``(512, 256)``; ``""`` -> ``()`` (no hidden layer: a linear classifier)."""
-    try:
-        widths = tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
-    if any(w < 1 for w in widths):
-        raise argparse.ArgumentTypeError(f"hidden widths must be >= 1, got {text!r}")
-    return widths
+from .cli import dropout_rate, int_list, int_range, positive_int, probability
 
 
 # The kernel study's budget per configuration, (epochs, training images): the full one is the smallest
@@ -39,23 +30,24 @@ def representation_flags(p):
 
 def mlp_flags(p):
     """Lesson 02."""
-    p.add_argument("--hidden", type=_widths, default=(512, 256), help="hidden layer widths, comma-separated")
-    p.add_argument("--dropout", type=float, default=0.2, help="dropout probability after each hidden layer")
+    p.add_argument("--hidden", type=int_list, default="512,256", help="hidden layer widths, comma-separated")
+    p.add_argument("--dropout", type=dropout_rate, default=0.2, help="dropout probability after each hidden layer")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     exercise_flag(p)
 
 
 def cnn_flags(p):
     """Lesson 03: the main model, the kernel study's budget, the time-to-accuracy target."""
-    p.add_argument("--kernel-size", type=int, default=3, help="conv kernel size of the main model")
-    p.add_argument("--conv-blocks", type=int, default=2, help="conv blocks of the main model")
-    p.add_argument("--width", type=int, default=32, help="channels of the first block (doubled per block)")
-    p.add_argument("--study-epochs", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--kernel-size", type=positive_int, default=3, help="conv kernel size of the main model")
+    p.add_argument("--conv-blocks", type=int_range(1, 4),  # 28 -> 14 -> 7 -> 3 -> 1
+                   default=2, help="conv blocks of the main model")
+    p.add_argument("--width", type=positive_int, default=32, help="channels of the first block (doubled per block)")
+    p.add_argument("--study-epochs", type=positive_int, default=argparse.SUPPRESS,
                    help=f"epochs per configuration in the kernel study (default: {STUDY[0]}; {QUICK_STUDY[0]} with --quick)")
-    p.add_argument("--study-train", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--study-train", type=positive_int, default=argparse.SUPPRESS,
                    help=f"training images per study configuration (default: {STUDY[1]}; {QUICK_STUDY[1]} with --quick)")
-    p.add_argument("--study-width", type=int, default=16, help="channels of the first block in the kernel study")
+    p.add_argument("--study-width", type=positive_int, default=16, help="channels of the first block in the kernel study")
     p.add_argument("--skip-study", action="store_true", help="train the main model only")
-    p.add_argument("--target", type=float, default=0.925, help="report the wall time to this test accuracy")
+    p.add_argument("--target", type=probability, default=0.925, help="report the wall time to this test accuracy")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     exercise_flag(p)

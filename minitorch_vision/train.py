@@ -5,9 +5,16 @@ calls it once per epoch and adds only bookkeeping, and ``benchmarks/train_overhe
   * a tqdm progress bar (silent when stdout is not a terminal),
   * TensorBoard scalars per epoch in ``log_dir`` (one flat run per trained configuration),
   * a checkpoint per epoch written atomically (complete or absent, never half-written), ``resume``,
-  * a clear stop when the loss turns NaN/inf, instead of training on garbage.
+  * a clear stop when the loss explodes (NaN, inf, or above ``EXPLODED`` x the loss before
+    training), instead of training on garbage.
 Determinism: batches are shuffled with seed ``seed + epoch`` and the RNG state is checkpointed,
 so an interrupted-and-resumed run ends with the same weights as an uninterrupted one.
+
+Resume (``resume=True``) cannot surprise: a checkpoint that is empty, truncated, of another model
+or optimizer, or already past ``epochs`` is one line (:class:`ResumeRefused`). With MORE epochs than
+the checkpoint's run, training continues to the new count and a 1cycle schedule is rebuilt for the
+new total: the remaining steps follow the new schedule from the current step (so the learning rate
+rises again if the old run had annealed it); the result is then not that of one uninterrupted run.
 """
 import contextlib
 import math
@@ -20,14 +27,21 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .atomic import atomic_path
-from .errors import MTVError
+from .errors import MTVError, summarize
 from .nnutil import eval_mode
 
 CHECKPOINT = "checkpoint.pt"
 
 
+EXPLODED = 1e6  # a training loss above EXPLODED x max(its value before training, 1) has diverged
+
+
 class TrainingDiverged(MTVError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN or infinite, or exploded (see ``EXPLODED``)."""
+
+
+class ResumeRefused(MTVError):
+    """``--resume`` with a checkpoint that cannot be continued as asked."""
 
 
 def _to(device, *tensors):
@@ -140,7 +154,9 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         epoch) and ``elapsed`` (wall time since the start of training, evaluation included).
 
     Raises:
-        TrainingDiverged: the training loss became NaN or infinite.
+        TrainingDiverged: the training loss became NaN or infinite, or above ``EXPLODED`` x its value
+            before training.
+        ResumeRefused: ``resume`` with a checkpoint that is unreadable, of another model, or past ``epochs``.
     """
     is_main = distributed.is_main()  # under DDP only rank 0 logs, checkpoints and shows progress
     plain = distributed.unwrap(model)  # checkpoints hold the plain module's state_dict
@@ -149,21 +165,16 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
     ckpt_path = out / CHECKPOINT if out is not None else None
     if out is not None and is_main:
         out.mkdir(parents=True, exist_ok=True)
-    history, start = [], 0
+    history, start, first_loss = [], 0, None
     if resume and ckpt_path is not None and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
-        plain.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        if sched is not None and ck.get("sched") is not None:
-            sched.load_state_dict(ck["sched"])
-        torch.set_rng_state(ck["rng"].cpu())
-        if ck.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ck["cuda_rng"])  # dropout masks on the GPU
-        if scaler is not None and ck.get("scaler") is not None:
-            scaler.load_state_dict(ck["scaler"])
-        history, start = ck["history"], ck["epoch"]
+        ck = _resume(ckpt_path, plain, opt, sched, scaler, epochs, device)
+        history, start, first_loss = ck["history"], ck["epoch"], ck.get("first_loss")
         if is_main:
-            print(f"resumed from {ckpt_path} after epoch {start}")
+            print(f"resumed from {ckpt_path} after epoch {start}"
+                  + (f" (of {ck['epochs']}); continuing to {epochs}" if ck.get("epochs", epochs) != epochs else ""))
+    if first_loss is None and start < epochs:
+        first_loss = initial_loss(plain, train, loss_fn, device, amp)
+    limit = EXPLODED * max(first_loss, 1.0) if first_loss is not None and math.isfinite(first_loss) else math.inf
     writer = None
     if log_dir is not None and is_main:
         from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow to import
@@ -182,9 +193,10 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
             distributed.all_reduce_sum(loss_sum, correct, seen)  # metrics over all ranks' shards
             seen = seen.item()
             train_loss = loss_sum.item() / max(seen, 1)
-            if not math.isfinite(train_loss):
-                raise TrainingDiverged(f"loss became {train_loss} in epoch {epoch + 1}: "
-                                       f"lower the learning rate (--lr) and run again")
+            if not math.isfinite(train_loss) or train_loss > limit:
+                before = f" (it was {first_loss:.3g} before training)" if first_loss is not None else ""
+                raise TrainingDiverged(f"the training loss exploded to {train_loss:.3g} in epoch {epoch + 1}{before} "
+                                       f"— lower the learning rate (--lr) and run again")
             rec = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": correct.item() / max(seen, 1),
                    "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}
             if val is not None:
@@ -204,7 +216,8 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
                 if ckpt_path is not None and checkpoint:
                     save_atomic({"model": plain.state_dict(), "opt": opt.state_dict(),
                                  "sched": sched.state_dict() if sched is not None else None,
-                                 "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state(),
+                                 "epoch": epoch + 1, "epochs": epochs, "first_loss": first_loss,
+                                 "history": history, "rng": torch.get_rng_state(),
                                  "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                                  "scaler": scaler.state_dict() if scaler is not None else None},
                                 ckpt_path)
@@ -214,6 +227,56 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         if writer is not None:
             writer.close()
     return history
+
+
+@torch.no_grad()
+def initial_loss(model, batches, loss_fn=F.cross_entropy, device="cpu", amp=False):
+    """The loss on the first batch before training: the yardstick for "the loss exploded".
+
+    Eval mode (no BatchNorm statistics updated, no dropout) and a forked RNG (an augmenting
+    ``transform`` draws random numbers): training afterwards is exactly what it would have been."""
+    with torch.random.fork_rng(devices=[]), eval_mode(model):
+        first = next(iter(batches), None)
+        if first is None:
+            return None
+        xb, yb = _to(device, *first)
+        with autocast(device, amp):
+            return loss_fn(model(xb).float(), yb).item()
+
+
+def _resume(path, model, opt, sched, scaler, epochs, device):
+    """Load ``path`` into model, optimizer, scheduler, RNG and scaler; one line when it cannot be done."""
+    def refuse(what, todo="delete it (or pass another --out) to start afresh"):
+        return ResumeRefused(f"cannot resume from {path}: {what} — {todo}")
+    try:
+        ck = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001  empty, truncated, not ours: torch raises many types
+        raise refuse(summarize(e)) from None
+    if not (isinstance(ck, dict) and all(k in ck for k in ("model", "opt", "epoch", "history", "rng"))):
+        raise refuse("it is not a checkpoint written by fit")
+    if ck["epoch"] > epochs:
+        raise refuse(f"it is after epoch {ck['epoch']}, more than --epochs {epochs}",
+                     f"pass --epochs {ck['epoch']} or more, or another --out")
+    from .weights import check_fits  # the one place that explains keys and shapes that do not fit
+    try:
+        check_fits(model, ck["model"], path)
+        opt.load_state_dict(ck["opt"])
+    except (MTVError, ValueError, KeyError) as e:
+        raise refuse(f"it holds another model ({str(e).split(': ', 1)[-1]})",
+                     "resume with the flags it was trained with, or pass another --out") from None
+    model.load_state_dict(ck["model"])
+    if sched is not None and ck.get("sched") is not None:
+        state = ck["sched"]
+        if state.get("total_steps", None) != getattr(sched, "total_steps", None):
+            # another --epochs: keep the new schedule (built for the new total), continue from the current step
+            state = {**sched.state_dict(), "last_epoch": state["last_epoch"], "_step_count": state["_step_count"]}
+        sched.load_state_dict(state)
+    torch.set_rng_state(ck["rng"].cpu())
+    if ck.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ck["cuda_rng"])  # dropout masks on the GPU
+    if scaler is not None and ck.get("scaler") is not None:
+        scaler.load_state_dict(ck["scaler"])
+    return ck
 
 
 def format_record(rec):

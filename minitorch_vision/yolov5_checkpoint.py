@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 
 from .atomic import atomic_path
-from .errors import DataUnavailable, MTVError
+from .errors import DataUnavailable, MTVError, modern_name, summarize
 from .models.yolov5 import YOLOv5, YOLOv5Config, map_official_state_dict
 
 _ALLOWED = {
@@ -75,8 +75,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
             if key not in _standin_classes:
                 _standin_classes[key] = type(name, (_StandIn,), {"__module__": "standin." + module})
             return _standin_classes[key]
-        raise CheckpointRefused(f"refused to load: the pickle asks for {module}.{name}, which is not on the "
-                                f"YOLOv5 checkpoint allow-list (a tampered or non-YOLOv5 file?)")
+        # protocol 2 (torch.save's) stores Python 3 names as Python 2 ones: name what the reader knows
+        raise CheckpointRefused(f"refused to load: the pickle asks for {modern_name(module, name)}, which is not "
+                                f"on the YOLOv5 checkpoint allow-list (nothing was run) — use an official "
+                                f"YOLOv5 release file or one saved by this project")
 
 
 # torch.load(pickle_module=...) wants a module-like object with Unpickler and load.
@@ -126,11 +128,31 @@ def read_yolov5_checkpoint(path):
     except CheckpointRefused as e:
         raise CheckpointRefused(f"{path}: {e}") from None
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, AttributeError,
-            TypeError, zipfile.BadZipFile) as e:
-        raise DataUnavailable(f"cannot read {path} as a PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
+            TypeError, KeyError, IndexError, zipfile.BadZipFile) as e:
+        raise DataUnavailable(f"cannot read {path} as a PyTorch checkpoint: {summarize(e)} — "
+                              f"download the file again") from None
     model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
     if not isinstance(model, _StandIn) or not isinstance(getattr(model, "yaml", None), dict):
-        raise DataUnavailable(f"{path} is not an official YOLOv5 checkpoint (no 'model' object with a yaml)")
+        raise DataUnavailable(f"{path} is not an official YOLOv5 checkpoint (no 'model' object with a yaml) — "
+                              f"pass a yolov5*.pt release file")
+    try:
+        return _checkpoint_fields(model)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as e:  # allow-listed, but not all there
+        raise DataUnavailable(f"{path} is an incomplete YOLOv5 checkpoint (its model lacks "
+                              f"{_missing(e)}) — download the official file again") from None
+
+
+def _missing(err):
+    """What an incomplete checkpoint lacks, from the KeyError/AttributeError of reading it."""
+    if isinstance(err, KeyError):
+        return f"{err.args[0]!r}" if err.args else "a field"
+    if isinstance(err, AttributeError) and getattr(err, "name", None):
+        return f"{err.name!r}"
+    return f"a field ({summarize(err)})"
+
+
+def _checkpoint_fields(model):
+    """A :class:`YOLOv5Checkpoint` from the unpickled stand-in model (raises on missing fields)."""
     # fp16 in the file -> float32 (exact); BN's int64 num_batches_tracked stays as it is
     sd = {k: v.detach().float() if v.is_floating_point() else v.detach()
           for k, v in _module_state(model, "", {}).items()}
@@ -188,19 +210,26 @@ def load_yolov5(path):
     except pickle.UnpicklingError:
         obj = None  # not a plain file: an official checkpoint is a pickled model -> restricted reader
     except Exception as e:  # noqa: BLE001  torch raises RuntimeError, EOFError, IndexError... on junk
-        raise DataUnavailable(f"cannot read {path} as a PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
+        raise DataUnavailable(f"cannot read {path} as a PyTorch checkpoint: {summarize(e)} — "
+                              f"download the file again") from None
     if obj is None:
         return yolov5_from_checkpoint(read_yolov5_checkpoint(path))
     if not (isinstance(obj, dict) and obj.get("format") == _OWN_FORMAT):
         raise DataUnavailable(f"{path} is neither an official YOLOv5 checkpoint nor a minitorch-vision YOLOv5 file")
-    c = obj["config"]
-    model = YOLOv5(YOLOv5Config(depth_multiple=c["depth_multiple"], width_multiple=c["width_multiple"],
-                                nc=c["nc"], anchors=tuple(tuple(a) for a in c["anchors"]),
-                                strides=tuple(c["strides"]), names=list(c["names"])))
+    try:
+        c = obj["config"]
+        model = YOLOv5(YOLOv5Config(depth_multiple=c["depth_multiple"], width_multiple=c["width_multiple"],
+                                    nc=c["nc"], anchors=tuple(tuple(a) for a in c["anchors"]),
+                                    strides=tuple(c["strides"]), names=list(c["names"])))
+        state = obj["state_dict"]
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise DataUnavailable(f"{path} is an incomplete minitorch-vision YOLOv5 file (it lacks {_missing(e)}) — "
+                              f"save it again with save_yolov5") from None
     if obj.get("fused"):
         model.fuse()
     try:
-        model.load_state_dict(obj["state_dict"], strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise MTVError(f"{path} does not fit the YOLOv5 it describes: {str(e).splitlines()[0][:200]}") from None
+        raise MTVError(f"{path} does not fit the YOLOv5 it describes ({summarize(e)}) — "
+                       f"save it again with save_yolov5") from None
     return model.eval()

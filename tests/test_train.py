@@ -7,7 +7,7 @@ from minitorch_vision.data.loader import Batches
 from minitorch_vision.models.cnn import CNN, CNNConfig
 from minitorch_vision.models.mlp import MLP, MLPConfig, linear_classifier
 from minitorch_vision.nnutil import count_params
-from minitorch_vision.train import CHECKPOINT, TrainingDiverged, evaluate, fit, one_cycle
+from minitorch_vision.train import CHECKPOINT, ResumeRefused, TrainingDiverged, evaluate, fit, one_cycle
 
 
 def toy_data(n=256, seed=0):
@@ -97,3 +97,43 @@ def test_evaluate_restores_mode():
     m.train()
     r = evaluate(m, Batches(*toy_data(50), batch_size=20))
     assert m.training and r["n"] == 50 and 0 <= r["accuracy"] <= 1
+
+
+def test_exploding_loss_stops_clearly():
+    """Finite but absurd: lr 1e9 sends the loss to ~1e28 without a NaN; fit stops and names --lr."""
+    torch.manual_seed(0)
+    model = MLP(MLPConfig(hidden=(8,)))
+    opt = torch.optim.Adam(model.parameters(), lr=1e9)
+    with pytest.raises(TrainingDiverged, match="--lr") as e:
+        fit(model, Batches(*toy_data(64), 16), None, epochs=2, opt=opt, progress=False)
+    assert "\n" not in str(e.value)
+
+
+def test_resume_with_more_epochs_continues_on_the_new_schedule(tmp_path):
+    run(tmp_path, epochs=2, tb=False)
+    _, hist = run(tmp_path, epochs=4, resume=True, tb=False)  # OneCycleLR rebuilt for 4 epochs
+    assert [r["epoch"] for r in hist] == [1, 2, 3, 4]
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["epochs"] == 4
+    assert hist[-1]["lr"] < hist[2]["lr"]  # the new schedule anneals to its own end
+
+
+@pytest.mark.parametrize("case", ["fewer epochs", "another shape", "truncated", "empty", "not a checkpoint"])
+def test_resume_that_cannot_be_done_is_one_line(tmp_path, case):
+    run(tmp_path, epochs=2, tb=False)
+    ck = tmp_path / CHECKPOINT
+    epochs = 1 if case == "fewer epochs" else 3
+    if case == "truncated":
+        ck.write_bytes(ck.read_bytes()[:1000])
+    elif case == "empty":
+        ck.write_bytes(b"")
+    elif case == "not a checkpoint":
+        torch.save({"weights": torch.zeros(3)}, ck)
+    model = CNN(CNNConfig(width=8 if case == "another shape" else 4, hidden=16, dropout=0.3))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    with pytest.raises(ResumeRefused) as e:
+        fit(model, Batches(*toy_data(), 32), None, epochs=epochs, opt=opt, out=tmp_path, resume=True,
+            progress=False)
+    msg = str(e.value)
+    assert "\n" not in msg and str(ck) in msg and " — " in msg
+    assert {"fewer epochs": "--epochs 2", "another shape": "another model", "truncated": "truncated",
+            "empty": "empty", "not a checkpoint": "not a checkpoint"}[case] in msg
