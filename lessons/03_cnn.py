@@ -120,8 +120,8 @@ figs.learning_curves(history, f"CNN k={args.kernel_size}, {args.conv_blocks} blo
 
 # %% [markdown]
 # ## What did the first layer learn?
-# Its filters start random; after training many are edge and blob detectors (compare lesson 01's
-# blurry templates). Their feature maps on one image show where each pattern occurs.
+# Its filters start random; trained, many are edge and blob detectors (compare lesson 01's templates).
+# Their feature maps on one image show where each pattern occurs.
 
 # %%
 first = model.features[0][0]                                      # nn.Conv2d(1, width, k)
@@ -137,8 +137,8 @@ figs.feature_maps(data["test_images"][0], maps, "CNN on FashionMNIST: first-laye
 
 # %% [markdown]
 # ## Where is it still wrong? And is it really better than the MLP?
-# A fair comparison gives both models the same budget: lesson 02's MLP is trained on the same
-# batches for the same epochs (or its result is read back when lesson 02 ran with this very budget).
+# A fair comparison gives both the same budget: lesson 02's MLP trains on the same batches for the same
+# epochs (its result is read back when lesson 02 ran with this very budget).
 
 # %%
 from minitorch_vision import studies
@@ -164,14 +164,11 @@ figs.model_comparison(["MLP", "CNN"], [mlp["test_accuracy"], test_acc], [mlp["bu
 
 # %% [markdown]
 # ## A study: kernel size x depth
-# Nine CNNs — kernel 3, 5, 7 x 1, 2, 3 blocks — each trained on the same slice with the same seed and
-# budget, narrower than the main model to stay cheap, and scored on the validation split. A lead
-# smaller than the measurement noise is not a ranking: a paired test on the validation images says
-# which configurations are really worse than the best; among the rest we pick the cheapest (the
-# one-standard-error rule). A study whose best CNN is not clearly above a linear classifier on raw
-# pixels (0.842, lesson 01), or that separates nothing, says it is too short to conclude. Two epochs on
-# 10,000 images reward the quickest learners, so expect shallow nets to look good here; exercise 3 asks
-# whether that holds at the main model's budget.
+# Nine narrow CNNs (kernel 3, 5, 7 x 1, 2, 3 blocks), same slice, seed and budget, scored on validation
+# data. A lead below the noise is no ranking: a paired test says which configurations are really worse
+# than the best, and among the rest we pick the cheapest (the one-standard-error rule). A study whose best
+# CNN is not clearly above a linear classifier on raw pixels (0.842), or that separates nothing, is too
+# short to conclude. Short budgets favour quick learners: expect shallow nets to look good here.
 
 # %%
 study, verdict = [], None
@@ -202,8 +199,7 @@ write_results(ctx, {"test_accuracy": test_acc, "best_val_accuracy": max(r["val_a
                     "params": count_params(model), "time_to_target_seconds": time_to_target,
                     "target_accuracy": args.target, "config": vars(config), "budget": cnn_budget,
                     "mlp_test_accuracy": mlp["test_accuracy"], "mlp": mlp, "kernel_study": study,
-                    "kernel_study_verdict": verdict,
-                    "history": history, "diagnostics": diag["summary"]})
+                    "kernel_study_verdict": verdict, "history": history, "diagnostics": diag["summary"]})
 
 # %% [markdown]
 # ## Exercises
@@ -212,7 +208,7 @@ write_results(ctx, {"test_accuracy": test_acc, "best_val_accuracy": max(r["val_a
 #    (`--check-exercises`, or `args.check_exercises = True` in a notebook).
 # 2. How many parameters does a 5x5 conv layer from 32 to 64 channels have? And the dense layer
 #    that would produce the same output from a 14x14x32 input?
-# 3. Train the main model with `--kernel-size 5` or `--conv-blocks 3`. Does the study's winner win at full width too?
+# 3. The study picks a shallow net. Train the main model with `--conv-blocks 1`: is it as good at the full budget?
 # 4. Rerun the study with `--seed 1`. Is the winner the same? What budget (`--study-epochs`,
 #    `--study-train`) makes it a clear winner?
 
