@@ -20,13 +20,12 @@ Every pickle read in the package (audit; keep this list current):
 
 No other ``pickle.load`` / ``torch.load`` exists in the package (``grep -rn "pickle.load\\|torch.load"``).
 """
-import _compat_pickle
 import codecs
 import pickle
 
 import numpy as np
 
-from ..errors import DataUnavailable
+from ..errors import DataUnavailable, modern_name
 
 
 def _latin1_encode(text, encoding="latin1"):
@@ -37,13 +36,14 @@ def _latin1_encode(text, encoding="latin1"):
 
 
 _reconstruct = np.zeros(0).__reduce__()[0]  # numpy's array-rebuilding function, wherever this numpy keeps it
-# (module, name) -> object. numpy moved ``core`` to ``_core`` in 2.0; files name either.
+# "module.name" (as errors.modern_name spells it) -> object. numpy moved ``core`` to ``_core`` in 2.0;
+# files name either.
 CIFAR_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): _latin1_encode,
+    "numpy.core.multiarray._reconstruct": _reconstruct,
+    "numpy._core.multiarray._reconstruct": _reconstruct,
+    "numpy.ndarray": np.ndarray,
+    "numpy.dtype": np.dtype,
+    "_codecs.encode": _latin1_encode,
 }
 
 
@@ -51,19 +51,11 @@ class PickleRefused(DataUnavailable):
     """A pickle asked for a global outside the allow-list (a tampered or foreign file)."""
 
 
-def modern_name(module, name):
-    """The Python 3 name of a global as a Python 2 pickle spells it (``commands.Popen`` -> ``subprocess.Popen``).
-
-    The same mapping ``pickle.Unpickler`` applies for protocols < 3 (``fix_imports``), so a refusal names
-    what would really have been imported.
-    """
-    if (module, name) in _compat_pickle.NAME_MAPPING:
-        return _compat_pickle.NAME_MAPPING[(module, name)]
-    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
-
-
 class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only ``allowed`` globals ({(module, name): object}); anything else is refused.
+    """An unpickler that resolves only ``allowed`` globals ({"module.name": object}); anything else is refused.
+
+    Names are compared as :func:`minitorch_vision.errors.modern_name` spells them (a Python 2 pickle's
+    ``commands.Popen`` is ``subprocess.Popen``), so a refusal names what would really have been imported.
 
     ``path`` and ``what`` (e.g. ``"CIFAR-10 batch"``) only word the refusal.
     """
@@ -73,10 +65,10 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.allowed, self.path, self.what = allowed, path, what
 
     def find_class(self, module, name):
-        module, name = modern_name(module, name)
-        if (module, name) in self.allowed:
-            return self.allowed[(module, name)]
-        raise PickleRefused(f"refused to load {self.path}: its pickle asks for {module}.{name}, which a "
+        key = modern_name(module, name)
+        if key in self.allowed:
+            return self.allowed[key]
+        raise PickleRefused(f"refused to load {self.path}: its pickle asks for {key}, which a "
                             f"{self.what} never contains (a tampered file?) — delete it and download it again")
 
 

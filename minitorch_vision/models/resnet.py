@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from .stages import Freezable
+
 
 @dataclass
 class ResNetConfig:
@@ -50,7 +52,7 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)                   # out-of-place add: hooks see both inputs
 
 
-class ResNet(nn.Module):
+class ResNet(Freezable, nn.Module):
     """ResNet for ImageNet-sized inputs (torchvision layout). ``forward`` returns logits (B, classes)."""
 
     def __init__(self, config=None):
@@ -71,7 +73,6 @@ class ResNet(nn.Module):
             c_in = c_out
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # any input size -> one 512-vector per image
         self.fc = nn.Linear(w[-1], config.num_classes)
-        self.frozen = ()  # names of top-level modules kept in eval mode (see ``freeze``)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -98,8 +99,26 @@ class ResNet(nn.Module):
     def forward(self, x):
         return self.fc(self.forward_features(x))        # (B, num_classes)
 
-    # ---- transfer learning helpers -------------------------------------------------------
+    # ---- transfer learning helpers (``freeze``: models.stages.Freezable) -----------------------
     STAGES = ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc")
+    LAST_STAGE = "layer4"  # fine-tuning trains the last stage (plus the head)
+
+    def forward_until(self, x, stage):
+        """Run from the input up to and including ``stage`` (``"layer1"`` .. ``"layer4"``) and return
+        that activation: what a frozen part of the network computes, so it can be cached."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for name in ("layer1", "layer2", "layer3", "layer4"):
+            x = getattr(self, name)(x)
+            if name == stage:
+                return x
+        raise ValueError(f"unknown stage {stage!r}")
+
+    def forward_from(self, x, stage):
+        """The rest of the network after ``stage``, to the logits: the inverse split of ``forward_until``."""
+        names = ("layer1", "layer2", "layer3", "layer4")
+        for name in names[names.index(stage) + 1:]:
+            x = getattr(self, name)(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
 
     def replace_head(self, num_classes):
         """A fresh, randomly initialised ``fc`` with ``num_classes`` outputs (the ImageNet head is dropped)."""
@@ -107,52 +126,10 @@ class ResNet(nn.Module):
         self.config.num_classes = num_classes
         return self.fc
 
-    def freeze(self, train_from="fc"):
-        """Freeze every stage before ``train_from`` (one of ``STAGES``); return the trainable parameters.
-
-        Frozen stages get ``requires_grad=False`` (the optimizer never sees them and autograd stores no
-        activations for them) and stay in eval mode even under ``model.train()``, so their BatchNorm
-        running statistics are not overwritten by the few images of the new task.
-        ``train_from="fc"``: a frozen backbone (linear probe); ``"layer4"``: fine-tune the last block;
-        ``"conv1"``: train everything.
-        """
-        first = self.STAGES.index(train_from)
-        self.frozen = tuple(s for s in self.STAGES[:first])
-        for name, module in self.named_children():
-            for p in module.parameters():
-                p.requires_grad_(name not in self.frozen)
-        self.train(self.training)
-        return [p for p in self.parameters() if p.requires_grad]
-
-    def train(self, mode=True):
-        super().train(mode)
-        for name in self.frozen:
-            getattr(self, name).eval()  # frozen BN layers keep their (ImageNet) running statistics
-        return self
-
 
 def resnet18(num_classes=1000):
     """ResNet-18: 11,689,512 parameters with the 1000-class head."""
     return ResNet(ResNetConfig(layers=(2, 2, 2, 2), num_classes=num_classes))
 
 
-def forward_until(model, x, stage):
-    """Run ``model`` from its input up to and including ``stage`` (e.g. ``"layer3"``), returning that
-    activation. Used to cache what a frozen part of the network computes."""
-    x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-    for name in ("layer1", "layer2", "layer3", "layer4"):
-        x = getattr(model, name)(x)
-        if name == stage:
-            return x
-    raise ValueError(f"unknown stage {stage!r}")
-
-
-def forward_from(model, x, stage):
-    """The rest of ``model`` after ``stage``: the inverse split of :func:`forward_until`."""
-    names = ("layer1", "layer2", "layer3", "layer4")
-    for name in names[names.index(stage) + 1:]:
-        x = getattr(model, name)(x)
-    return model.fc(torch.flatten(model.avgpool(x), 1))
-
-
-__all__ = ["ResNetConfig", "BasicBlock", "ResNet", "resnet18", "forward_until", "forward_from"]
+__all__ = ["ResNetConfig", "BasicBlock", "ResNet", "resnet18"]
