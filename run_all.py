@@ -76,9 +76,6 @@ def lesson_command(name, script, args, out, data):
         how = "uses the YOLOv5n backbone (COCO)" if args.no_download else \
             "downloads them, or uses the YOLOv5n backbone (COCO) when it cannot"
         print(f"NOTE: lesson 04: the ResNet-18 ImageNet weights are not in {data / 'weights'}: the lesson {how}")
-    if name == "05_detection" and not (data / "weights" / "yolov5s.pt").is_file() \
-            and (data / "weights" / "yolov5n.pt").is_file():
-        cmd += ["--weights", str(data / "weights" / "yolov5n.pt")]
     if name == "06_interpretability":
         cmd += ["--cnn-from", str(out / "03_cnn"),   # reuse the CNN lesson 03 just trained
                 "--classifier-from", str(out / "04_transfer")]  # and lesson 04's classifier (classifier.pt)
