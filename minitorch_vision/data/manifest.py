@@ -125,7 +125,7 @@ ENTRIES = {e.key: e for e in [
     Entry("weights/resnet18-f37072fd.pth", ("04", "06"), (File(
         "weights/resnet18-f37072fd.pth", ("https://download.pytorch.org/models/resnet18-f37072fd.pth",), 46830571,
         sha256="f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec"),),
-          optional="without it lesson 04 uses another pretrained backbone and lesson 06 an untrained ResNet-18"),
+          optional="without it lessons 04 and 06 use the YOLOv5n backbone (COCO) instead"),
     # Ultralytics publishes no digests for release assets. yolov5n.pt v6.1: sha256 measured on the file the
     # ultralytics/yolov5 repository itself committed (981548a, 2022-07-29), byte-identical to an independent
     # copy; the course's reference outputs were made with it.
