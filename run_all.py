@@ -21,17 +21,20 @@ that cannot be written, another run_all using it) is one line ``error: ...`` and
 import argparse
 import json
 import os
+import platform
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from minitorch_vision.atomic import OutputLock, make_dirs, remove_stale_temps  # noqa: E402
-from minitorch_vision.cli import Parser, nonnegative_float, positive_int, write_json_atomic  # noqa: E402
+from minitorch_vision.cli import Parser, nonnegative_float, positive_int, save_json_atomic  # noqa: E402
 from minitorch_vision.data.prefetch import fetch_all, keys_for  # noqa: E402
 from minitorch_vision.data.paths import data_dir as resolve_data_dir  # noqa: E402
 from minitorch_vision.errors import DataUnavailable, MTVError  # noqa: E402
@@ -52,7 +55,9 @@ def parse_args(argv=None):
                    help="never touch the network (lesson 04 then uses the YOLOv5n backbone unless the ResNet-18 "
                         "weights are already in <data>/weights/)")
     p.add_argument("--lessons-dir", default=str(ROOT / "lessons"), help=argparse.SUPPRESS)  # tests use fakes
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.command = shlex.join([sys.executable, *sys.argv] if argv is None else [sys.executable, "run_all.py", *argv])
+    return args
 
 
 def lesson_command(name, script, args, out, data):
@@ -75,6 +80,28 @@ def lesson_command(name, script, args, out, data):
         cmd += ["--cnn-from", str(out / "03_cnn"),   # reuse the CNN lesson 03 just trained
                 "--classifier-from", str(out / "04_transfer")]  # and lesson 04's classifier (classifier.pt)
     return cmd
+
+
+def git_commit():
+    """The checkout's commit, marked when tracked files differ from it; "unknown" outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (git not available)"
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def run_info(args):
+    """How this run is made, for the report's header (``run`` in run_all.json)."""
+    import torch  # already imported by the package; only its version is read here
+    return {"command": args.command, "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": git_commit(), "python": platform.python_version(), "torch": torch.__version__,
+            "platform": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores"}
 
 
 def failure_reason(stderr, returncode):
@@ -183,6 +210,7 @@ def run_course(args):
         state = {"lessons": {}}
     t_all = time.perf_counter()
     state.update(mode="quick" if args.quick else "full", data_dir=str(data))
+    state["run"] = run_info(args)  # the report's header: command, date, commit, versions
     for i, name in enumerate(names):
         script = lessons_dir / f"{name}.py"
         if not script.is_file():
@@ -195,7 +223,7 @@ def run_course(args):
             except (Interrupted, KeyboardInterrupt) as e:
                 return interrupted(out, state, names[i:], getattr(e, "record", None))
         state["lessons"][name] = rec
-        write_json_atomic(state_path, state)
+        save_json_atomic(state, state_path)
         mark = "ok" if rec["status"] == "ok" else f"FAILED: {rec['reason']}"
         print(f"[{name}] {mark}  ({rec['seconds']:.1f} s; logs in {out / name})", flush=True)
     total = time.perf_counter() - t_all
@@ -217,7 +245,7 @@ def interrupted(out, state, left, record):
                                   "reason": "interrupted (Ctrl-C) before it started", "command": ""}
     if record is not None:
         state["lessons"][left[0]] = record
-    write_json_atomic(out / "run_all.json", state)
+    save_json_atomic(state, out / "run_all.json")
     page, _ = write_report(out)
     done = [n for n, r in state["lessons"].items() if r["status"] == "ok"]
     print(f"error: interrupted (Ctrl-C) during {left[0]} — the report {page} covers the {len(done)} lesson(s) "

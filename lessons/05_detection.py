@@ -191,8 +191,9 @@ tensorboard_pr_curves(ctx.tb_dir("yolov5-val"), {k: ev.curves[k][order] for k in
 print(f"this run ({ev.n_images} images{', quick: a smoke test' if args.quick else ''}): val.py P {ev.precision:.3f} "
       f"R {ev.recall:.3f} mAP@0.5 {ev.map50:.3f} mAP@0.5:0.95 {ev.map50_95:.3f}; COCO API AP {coco.stats[0]:.3f} "
       f"AP50 {coco.stats[1]:.3f}\nofficial val.py (128 images): P 0.616 R 0.495 mAP@0.5 0.546 mAP@0.5:0.95 0.341")
-write_results(ctx, {"model": name, "img_size": args.img_size, "precision": ev.precision,
-                    "recall": ev.recall, "map50": ev.map50, "map50_95": ev.map50_95, "per_class": ev.per_class,
+write_results(ctx, {"model": name, "img_size": args.img_size, "n_images": ev.n_images, "n_labels": ev.n_labels,
+                    "precision": ev.precision, "recall": ev.recall, "map50": ev.map50, "map50_95": ev.map50_95,
+                    "per_class": ev.per_class,
                     "coco": dict(zip([name for name, *_ in SUMMARY], coco.stats.tolist())),
                     "detections_per_image": per_image, "unreadable_images": [k for k, _ in unreadable]})
 check_readable(unreadable, len(images))   # every readable image was drawn; the others: exit status 2

@@ -332,7 +332,8 @@ def setup(args, lesson):
     return ctx
 
 
-def write_json_atomic(path, obj):
+def save_json_atomic(obj, path):
+    """``obj`` as indented JSON at ``path``, complete or absent (the argument order of ``train.save_atomic``)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
 
@@ -359,5 +360,5 @@ def write_results(ctx, results):
               "wall_seconds": round(time.time() - ctx.started, 2)}
     record.update(results)
     record["figures"] = saved_figures(ctx.out)
-    write_json_atomic(Path(ctx.out) / "results.json", record)
+    save_json_atomic(record, Path(ctx.out) / "results.json")
     print(f"wrote {Path(ctx.out) / 'results.json'}")

@@ -1,38 +1,58 @@
 """One report for the whole course, built only from what the lessons wrote.
 
-``write_report(out)`` reads ``<out>/run_all.json`` (status, exit code, seconds and one-line reason
-of each lesson, written by ``run_all.py``) and every ``<out>/<lesson>/results.json``, and writes
+``write_report(out)`` reads ``<out>/run_all.json`` (how the run was made, and each lesson's status,
+seconds and one-line reason, written by ``run_all.py``) and every ``<out>/<lesson>/results.json``,
+and writes
 
-* ``<out>/report.html``: self-contained (CSS inline, figures embedded as base64 data URIs), so it
-  can be mailed or opened anywhere;
-* ``<out>/report.md``: the same tables, figures linked beside it (``<lesson>/<figure>.png``).
+* ``<out>/report.html``: self-contained (CSS inline, figures embedded as data URIs), so it can be
+  mailed or opened anywhere; click a figure to see it at full size;
+* ``<out>/report.md``: the same text and tables, figures linked beside it (``<lesson>/<file>``).
 
-Every number comes from a results file; nothing is retyped. A lesson that failed shows its reason
-instead of its tables, and the other lessons are unaffected.
+The page reads like the course's write-up: how the run was made (quick or full, the command, date,
+commit, versions, threads, device, time per lesson), the seed's four claims next to the numbers
+measured in this run and their published anchors, then lessons 01 to 06, each with its title, its
+purpose, its tables and its figures in the order the lesson saved them, each with the caption the
+lesson wrote next to the code that drew it (``results.json``'s ``figures``). Every number comes
+from a results file; nothing is retyped. A lesson that failed shows its one-line reason, a part a
+lesson skipped shows as skipped (``results.json``'s ``skipped``: part -> reason).
 
-``check_in_browser`` opens the HTML in headless Chromium (tests, ``benchmarks/report_screenshot.py``).
+The tables and the highlights come from :mod:`minitorch_vision.report_tables`. The document is
+built once as a list of blocks (:func:`document`); two small renderers turn it into HTML and
+Markdown, so both always say the same.
 
 Run:  python -m minitorch_vision.report runs/all
 """
 import base64
 import html
 import json
-import shutil
-import subprocess
+import re
 import sys
-import tempfile
 from pathlib import Path
 
 from .atomic import atomic_path
+from .report_tables import LESSON_TABLES, Table, fmt, highlights, secs
 
-LESSONS = ["01_representation", "02_mlp", "03_cnn", "04_transfer", "05_detection", "06_interpretability"]
-TITLES = {
-    "01_representation": "01 Representation and a linear classifier",
-    "02_mlp": "02 Multi-layer perceptron",
-    "03_cnn": "03 Convolutional network",
-    "04_transfer": "04 Transfer learning (ResNet-18)",
-    "05_detection": "05 Detection (YOLOv5)",
-    "06_interpretability": "06 Interpretability (Grad-CAM)",
+# The course, in order: folder name -> (title, what the lesson is for, in one sentence).
+LESSONS = {
+    "01_representation": ("Images as numbers, and a linear classifier",
+                          "How an image is stored (a grid of bytes; three of them for colour) and the simplest "
+                          "classifier on raw pixels, the baseline for the rest of the course."),
+    "02_mlp": ("A multilayer perceptron on FashionMNIST",
+               "An MLP trained with cross-entropy and Adam, its train and validation curves, and its mistakes "
+               "read from a confusion matrix."),
+    "03_cnn": ("A convolutional network",
+               "Convolution written as im2col and a matrix product, a CNN that beats the MLP with fewer "
+               "parameters, and kernel size against depth."),
+    "04_transfer": ("Transfer learning: a pretrained backbone on a few images",
+                    "Features learned on a large dataset (ResNet-18 on ImageNet, or YOLOv5n's backbone on COCO) "
+                    "reused on CIFAR-10 with a handful of images per class: a frozen backbone with a new head, "
+                    "fine-tuning, and training from scratch compared."),
+    "05_detection": ("Object detection with YOLOv5",
+                     "A hand-written YOLOv5 on the official weights: letterbox, anchor decoding, non-maximum "
+                     "suppression, and precision, recall and mAP on COCO128 by the official protocol."),
+    "06_interpretability": ("Interpretability with Grad-CAM",
+                            "Which pixels made the model decide (Grad-CAM), and the randomisation test that "
+                            "checks the answer depends on the model at all."),
 }
 
 
@@ -45,18 +65,19 @@ def _read_json(path):
 
 
 def collect(out):
-    """Per lesson: ``{"status", "seconds", "reason", "results", "folder"}``.
+    """``(run, lessons)``: ``run`` is run_all.json's ``run`` record (or {}), ``lessons`` maps each lesson
+    to ``{"status", "seconds", "reason", "results", "folder"}``.
 
-    Status comes from ``run_all.json`` when the lesson was run by it ("ok" / "failed"), else
+    Status comes from ``run_all.json`` when the lesson was run by it ("ok" / "failed" / ...), else
     "ok" if a results.json exists, else "not run". A failed lesson's results are never shown.
     """
     out = Path(out)
-    runs = (_read_json(out / "run_all.json") or {}).get("lessons", {})
+    state = _read_json(out / "run_all.json") or {}
     lessons = {}
     for name in LESSONS:
         folder = out / name
         res = _read_json(folder / "results.json")
-        run = runs.get(name)
+        run = state.get("lessons", {}).get(name)
         if run is not None:
             status, seconds, reason = run["status"], run.get("seconds"), run.get("reason", "")
         else:
@@ -64,109 +85,197 @@ def collect(out):
         if status != "ok":
             res = None
         lessons[name] = {"status": status, "seconds": seconds, "reason": reason, "results": res, "folder": folder}
-    return lessons
+    return {"mode": state.get("mode"), "data_dir": state.get("data_dir"), **state.get("run", {})}, lessons
 
 
-# ------------------------------------------------------------------------------------- tables
-def _f(v, digits=4):
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def _secs(v):
-    return "-" if v is None else f"{v:.1f}"
-
-
-class Table:
-    def __init__(self, title, headers, rows, note=""):
-        self.title, self.headers, self.rows, self.note = title, headers, rows, note
-
-
-def status_table(lessons):
-    rows = [[TITLES[n], L["status"], _secs(L["seconds"]), L["reason"] or ""] for n, L in lessons.items()]
-    return Table("Lessons: status and run time", ["lesson", "status", "seconds", "reason"], rows)
-
-
-def classification_table(lessons):
-    """MLP vs CNN (with lesson 01's linear classifier as the baseline)."""
-    rows = []
-    r1 = lessons["01_representation"]["results"]
-    if r1:
-        rows.append(["linear (01)", _f(r1.get("linear_test_accuracy")), _f(r1.get("best_val_accuracy")),
-                     _f(r1.get("epochs")), _secs(r1.get("train_seconds")), _f(r1.get("params"))])
-    for name, label in (("02_mlp", "MLP (02)"), ("03_cnn", "CNN (03)")):
-        r = lessons[name]["results"]
-        if r:
-            rows.append([label, _f(r.get("test_accuracy")), _f(r.get("best_val_accuracy")), _f(r.get("epochs")),
-                         _secs(r.get("train_seconds")), _f(r.get("params"))])
-    return Table("FashionMNIST: MLP vs CNN", ["model", "test accuracy", "best val accuracy", "epochs",
-                                               "train seconds", "parameters"], rows)
-
-
-def kernel_table(lessons):
-    r = lessons["03_cnn"]["results"] or {}
-    rows = [[_f(k.get("kernel_size")), _f(k.get("conv_blocks")), _f(k.get("test_accuracy")), _f(k.get("params")),
-             _secs(k.get("train_seconds"))] for k in r.get("kernel_study", [])]
-    return Table("CNN kernel-size and depth study (03)",
-                 ["kernel size", "conv blocks", "test accuracy", "parameters", "train seconds"], rows)
-
-
-def transfer_table(lessons):
-    r = lessons["04_transfer"]["results"] or {}
-    rows = [[k.get("mode"), _f(k.get("shots")), _f(k.get("augment")), _f(k.get("test_accuracy")),
-             _secs(k.get("train_seconds"))] for k in r.get("runs", [])]
-    note = ""
-    if r:
-        note = f"backbone weights: {r.get('weights')}; classes: {', '.join(map(str, r.get('classes', [])))}"
-        if r.get("weights") == "random":
-            note += " (RANDOM weights: nothing was transferred, the comparison shows the mechanics only)"
-    return Table("Transfer learning (04): scratch vs frozen vs fine-tuned",
-                 ["mode", "images per class", "augment", "test accuracy", "train seconds"], rows, note)
-
-
-def detection_table(lessons):
-    r = lessons["05_detection"]["results"] or {}
-    rows = []
-    if r:
-        rows.append(["all", "-", "-", _f(r.get("precision")), _f(r.get("recall")), _f(r.get("map50")),
-                     _f(r.get("map50_95"))])
-    for c in r.get("per_class", []):
-        rows.append([c.get("name"), _f(c.get("images")), _f(c.get("instances")), _f(c.get("precision")),
-                     _f(c.get("recall")), _f(c.get("map50")), _f(c.get("map50_95"))])
-    note = f"model {r.get('model')} at {r.get('img_size')} px" if r else ""
-    return Table("Detection (05): precision, recall, mAP per class",
-                 ["class", "images", "instances", "P", "R", "mAP@0.5", "mAP@0.5:0.95"], rows, note)
-
-
-def sanity_table(lessons):
-    r = (lessons["06_interpretability"]["results"] or {}).get("sanity_check") or {}
-    rows = [[s.get("randomized") or "(nothing: same model again)", _f(s.get("rank_correlation"), 3)]
-            for s in r.get("steps", [])]
-    note = (f"Grad-CAM at {r.get('layer')}, mean over {r.get('images')} test images; "
-            f"after re-initialising down to the CAM layer: {_f(r.get('after_cam_layer'), 3)}") if r else ""
-    return Table("Grad-CAM sanity check (06, Adebayo et al. 2018): layers re-initialised from the head down",
-                 ["re-initialised down to", "mean Spearman rank correlation"], rows, note)
-
-
-def tables(lessons):
-    return [status_table(lessons), classification_table(lessons), kernel_table(lessons), transfer_table(lessons),
-            detection_table(lessons), sanity_table(lessons)]
+def skipped_parts(res):
+    """``{part: reason}``: results.json's ``skipped``, plus any section that says ``{"skipped": reason}``."""
+    parts = dict((res or {}).get("skipped") or {})
+    parts.update({k: v["skipped"] for k, v in (res or {}).items() if isinstance(v, dict) and "skipped" in v})
+    return parts
 
 
 def figures(lesson):
-    """The figures a lesson lists in results.json (``figures``), else every PNG in its folder."""
-    r = lesson["results"]
-    if not r:
-        return []
-    names = r.get("figures") or sorted(p.name for p in lesson["folder"].glob("*.png"))
-    return [lesson["folder"] / n for n in names if (lesson["folder"] / n).is_file()]
+    """``[(path, caption)]`` of the figures in results.json's ``figures`` (``[{"file", "caption"}]``, written
+    by ``cli.write_results``), in the order they were saved; a listed file that is gone is left out."""
+    listed = (lesson["results"] or {}).get("figures") or []
+    return [(lesson["folder"] / f["file"], f.get("caption") or "") for f in listed
+            if (lesson["folder"] / f["file"]).is_file()]
+
+
+def is_quick(run, lessons):
+    """A --quick run_all, or any lesson that ran its --quick slice: then every number is a smoke test."""
+    return run.get("mode") == "quick" or any((L["results"] or {}).get("quick") for L in lessons.values())
+
+
+# ------------------------------------------------------------------------------------- header
+def how_made(run, lessons, out):
+    """How the run was made: a two-column table, from run_all.json's ``run`` record and the results files."""
+    ran = {n: L for n, L in lessons.items() if L["results"]}
+    devices = sorted({str(L["results"].get("device")) for L in ran.values() if L["results"].get("device")})
+    threads = sorted({L["results"]["threads"] for L in ran.values() if L["results"].get("threads")})
+    seconds = [L["seconds"] for L in lessons.values() if L["seconds"] is not None and L["status"] != "not run"]
+    rows = [["mode", "quick (each lesson's --quick slice)" if is_quick(run, lessons) else "full"],
+            ["command", run.get("command") or "- (no run_all.json: lessons run one by one)"],
+            ["date (UTC)", run.get("started") or "-"],
+            ["commit", run.get("commit") or "-"],
+            ["versions", f"Python {run.get('python') or '-'}, torch {run.get('torch') or '-'}"],
+            ["machine", run.get("platform") or "-"],
+            ["threads", ", ".join(map(str, threads)) or "-"],
+            ["device", ", ".join(devices) or "-"],
+            ["data folder", run.get("data_dir") or "-"],
+            ["wall time", f"{sum(seconds):.1f} s for {len(seconds)} lesson(s); per lesson below" if seconds else "-"]]
+    if (out / "tb").is_dir():  # the lessons' TensorBoard runs (Context.tb_dir): <out>/tb/<lesson>/<run>
+        rows.append(["TensorBoard", f"tensorboard --logdir {out / 'tb'}"])
+    return Table("How this report was made", ["", ""], rows, text=True)
+
+
+def status_table(lessons):
+    rows = []
+    for name, L in lessons.items():
+        r, skipped = L["results"] or {}, skipped_parts(L["results"])
+        note = L["reason"] or ("skipped: " + "; ".join(skipped) if skipped else "")
+        rows.append([f"{name[:2]} {LESSONS[name][0]}", L["status"], secs(L["seconds"]), fmt(r.get("device")),
+                     fmt(r.get("threads")), note])
+    return Table("Lessons: status and wall time", ["lesson", "status", "seconds", "device", "threads", "note"], rows)
+
+
+# ------------------------------------------------------------------------------------- the document
+QUICK_CAVEAT = ("Quick run: a smoke test. Every lesson ran its --quick slice (fewer epochs, less data, a subset "
+                "of COCO128), so the numbers below show that the code runs end to end, not what the models "
+                "reach. Run without --quick for the course's results.")
+
+
+def document(out):
+    """The report as a list of blocks: ``("h1"|"p"|"caveat"|"failed"|"skipped", text)``, ``("h2", text, anchor)``,
+    ``("table", Table)``, ``("figure", path, caption)``, ``("toc", [(anchor, text)])``."""
+    run, lessons = collect(out)
+    doc = [("h1", "minitorch-vision: course report")]
+    if is_quick(run, lessons):
+        doc.append(("caveat", QUICK_CAVEAT))
+    doc += [("table", how_made(run, lessons, Path(out))), ("table", highlights(lessons, is_quick(run, lessons))),
+            ("table", status_table(lessons)),
+            ("toc", [(name, f"{name[:2]} {title}") for name, (title, _) in LESSONS.items()])]
+    for name, L in lessons.items():
+        title, purpose = LESSONS[name]
+        doc += [("h2", f"{name[:2]} {title}", name), ("p", purpose)]
+        if L["status"] != "ok":
+            doc.append(("failed", f"{L['status'].upper()}: {L['reason'] or 'no results'}"))
+            continue
+        doc += [("skipped", f"skipped: {part}: {why}") for part, why in skipped_parts(L["results"]).items()]
+        doc += [("table", t) for t in LESSON_TABLES[name](L["results"])]
+        doc += [("figure", path, caption) for path, caption in figures(L)]
+    return doc
+
+
+# ------------------------------------------------------------------------------------- Markdown
+def _md_table(t):
+    lines = [f"### {t.title}", ""] + ([t.note, ""] if t.note else [])
+    if not t.rows:
+        return lines + ["_no rows_", ""]
+    lines += ["| " + " | ".join(t.headers) + " |", "|" + "---|" * len(t.headers)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in t.rows]
+    return lines + [""]
+
+
+def _slug(heading):
+    """The anchor Markdown viewers (GitHub, VS Code) give a heading: lower case, punctuation dropped, - for spaces."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+_MD_WRAP = {"caveat": ("> **", "**"), "failed": ("**", "**"), "skipped": ("_", "_")}
+
+
+def render_markdown(doc, out):
+    lines = []
+    for kind, *rest in doc:
+        if kind in ("h1", "h2"):
+            lines += [("# " if kind == "h1" else "## ") + rest[0], ""]
+        elif kind == "table":
+            lines += _md_table(rest[0])
+        elif kind == "figure":
+            path, caption = rest
+            rel = path.relative_to(out).as_posix()
+            lines += [f"![{caption or path.name}]({rel})", "", f"*{caption or rel}*", ""]
+        elif kind == "toc":
+            lines += [" · ".join(f"[{text}](#{_slug(text)})" for _, text in rest[0]), ""]
+        else:  # p, caveat, failed, skipped
+            before, after = _MD_WRAP.get(kind, ("", ""))
+            lines += [before + rest[0] + after, ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------- HTML
+_CSS = """body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222;
+line-height:1.4}
+table{border-collapse:collapse;margin:.3em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;
+vertical-align:top}th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
+table.text td,table.text th{text-align:left}
+h2{border-top:2px solid #ddd;padding-top:.8em;margin-top:2em}h3{margin-bottom:.2em}
+.failed{color:#b00;font-weight:bold}.ok{color:#070}.skipped{color:#a60;font-weight:bold}.note{color:#555;font-size:90%}
+.caveat{background:#fff4d6;border:1px solid #e0b84c;padding:.6em 1em;font-weight:bold}.purpose{font-style:italic}
+figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #eee;cursor:zoom-in}
+figcaption{font-size:95%;color:#333;margin-top:.3em}
+#zoom{position:fixed;inset:0;background:rgba(255,255,255,.97);overflow:auto;cursor:zoom-out;z-index:9}"""
+
+# After load, count images that did not decode and note where each lesson starts (a headless browser run,
+# benchmarks/_browser.py, reads the attributes back);
+# a click on a figure opens it at full size in an overlay (created then, so it is not counted).
+_JS = """window.addEventListener('load',function(){var ok=0,bad=0;
+for(const im of document.images){if(im.complete&&im.naturalWidth>0){ok++}else{bad++}}
+document.body.setAttribute('data-images-ok',ok);document.body.setAttribute('data-images-broken',bad);
+document.body.setAttribute('data-height',document.documentElement.scrollHeight);
+for(const h of document.querySelectorAll('h2[id]')){h.setAttribute('data-y',Math.round(h.getBoundingClientRect().top+window.scrollY))}});
+document.addEventListener('click',function(ev){var z=document.getElementById('zoom');
+if(z){z.remove();return}if(ev.target.matches('figure img')){z=document.createElement('div');z.id='zoom';
+var im=document.createElement('img');im.src=ev.target.src;z.appendChild(im);document.body.appendChild(z);}});"""
+
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+         ".webp": "image/webp"}
+_STATUS_CLASS = {"ok": "ok", "failed": "failed", "interrupted": "failed"}
+
+
+def _html_table(t):
+    e = html.escape
+    parts = [f"<h3>{e(t.title)}</h3>"] + ([f'<p class="note">{e(t.note)}</p>'] if t.note else [])
+    if not t.rows:
+        return "\n".join(parts + ['<p class="note">no rows</p>'])
+    wide = ' class="text"' if t.text else ""
+    heads = "".join(f"<th>{e(h)}</th>" for h in t.headers) if any(t.headers) else ""
+    parts.append(f"<table{wide}>" + (f"<tr>{heads}</tr>" if heads else ""))
+    for row in t.rows:
+        cells = [f'<td class="{_STATUS_CLASS[c]}">{e(c)}</td>' if c in _STATUS_CLASS else f"<td>{e(str(c))}</td>"
+                 for c in row]
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    return "\n".join(parts + ["</table>"])
+
+
+def _html_figure(path, caption):
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
+    text = html.escape(caption or f"{path.parent.name}/{path.name}")
+    return (f'<figure><img alt="{text}" src="data:{mime};base64,{data}" title="click: full size">'
+            f"<figcaption>{text}</figcaption></figure>")
+
+
+def render_html(doc, out):
+    e = html.escape
+    body = []
+    for kind, *rest in doc:
+        if kind == "h1":
+            body.append(f"<h1>{e(rest[0])}</h1>")
+        elif kind == "h2":
+            body.append(f'<h2 id="{e(rest[1])}">{e(rest[0])}</h2>')
+        elif kind == "table":
+            body.append(_html_table(rest[0]))
+        elif kind == "figure":
+            body.append(_html_figure(*rest))
+        elif kind == "toc":
+            body.append("<p>Lessons: " + " · ".join(f'<a href="#{e(a)}">{e(t)}</a>' for a, t in rest[0]) + "</p>")
+        else:
+            body.append(f'<p class="{ {"p": "purpose"}.get(kind, kind)}">{e(rest[0])}</p>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>minitorch-vision report</title>"
+            f"<style>{_CSS}</style><script>{_JS}</script></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
 # ------------------------------------------------------------------------------------- writing
@@ -175,123 +284,20 @@ def _write_atomic(path, text):
         tmp.write_text(text, encoding="utf-8")
 
 
-def render_markdown(lessons, out):
-    lines = ["# minitorch-vision: course report", ""]
-    for t in tables(lessons):
-        lines += [f"## {t.title}", ""]
-        if t.note:
-            lines += [t.note, ""]
-        if not t.rows:
-            lines += ["_no results (the lesson did not run or failed; see the status table)_", ""]
-            continue
-        lines.append("| " + " | ".join(t.headers) + " |")
-        lines.append("|" + "---|" * len(t.headers))
-        lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in t.rows]
-        lines.append("")
-    lines += ["## Figures", ""]
-    for name, L in lessons.items():
-        figs = figures(L)
-        if L["status"] != "ok":
-            lines += [f"### {TITLES[name]}", "", f"**{L['status'].upper()}**: {L['reason'] or 'no results'}", ""]
-        elif figs:
-            lines += [f"### {TITLES[name]}", ""]
-            lines += [f"![{p.stem}]({p.relative_to(out).as_posix()})" for p in figs] + [""]
-    return "\n".join(lines)
-
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}.failed{color:#b00;font-weight:bold}
-.ok{color:#070}.note{color:#555;font-size:90%}figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}
-figcaption{font-size:85%;color:#555}"""
-
-# After load, count images that did not decode: a headless browser run reads the attributes back.
-_CHECK_JS = """window.addEventListener('load',function(){var ok=0,bad=0;
-for(const im of document.images){if(im.complete&&im.naturalWidth>0){ok++}else{bad++}}
-document.body.setAttribute('data-images-ok',ok);document.body.setAttribute('data-images-broken',bad);});"""
-
-
-def _html_table(t):
-    e = html.escape
-    parts = [f"<h2>{e(t.title)}</h2>"]
-    if t.note:
-        parts.append(f'<p class="note">{e(t.note)}</p>')
-    if not t.rows:
-        parts.append('<p class="note">no results (the lesson did not run or failed; see the status table)</p>')
-        return "\n".join(parts)
-    parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in t.headers) + "</tr>")
-    for row in t.rows:
-        cells = []
-        for c in row:
-            cls = ' class="failed"' if c == "failed" else (' class="ok"' if c == "ok" else "")
-            cells.append(f"<td{cls}>{e(str(c))}</td>")
-        parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</table>")
-    return "\n".join(parts)
-
-
-def render_html(lessons, out):
-    e = html.escape
-    body = ["<h1>minitorch-vision: course report</h1>"]
-    body += [_html_table(t) for t in tables(lessons)]
-    body.append("<h2>Figures</h2>")
-    for name, L in lessons.items():
-        body.append(f"<h3>{e(TITLES[name])}</h3>")
-        if L["status"] != "ok":
-            body.append(f'<p class="failed">{e(L["status"].upper())}: {e(L["reason"] or "no results")}</p>')
-            continue
-        for p in figures(L):
-            data = base64.b64encode(p.read_bytes()).decode("ascii")
-            body.append(f'<figure><img alt="{e(p.name)}" src="data:image/png;base64,{data}">'
-                        f"<figcaption>{e(p.relative_to(out).as_posix())}</figcaption></figure>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>minitorch-vision report</title>"
-            f"<style>{_CSS}</style><script>{_CHECK_JS}</script></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
-
-
 def write_report(out):
     """Write ``<out>/report.html`` and ``<out>/report.md``; returns their paths."""
     out = Path(out)
-    lessons = collect(out)
+    doc = document(out)
     md, page = out / "report.md", out / "report.html"
-    _write_atomic(md, render_markdown(lessons, out))
-    _write_atomic(page, render_html(lessons, out))
+    _write_atomic(md, render_markdown(doc, out))
+    _write_atomic(page, render_html(doc, out))
     return page, md
-
-
-# ------------------------------------------------------------------------------------- browser check
-def find_chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-def check_in_browser(page, screenshot=None, width=1280, height=2400, timeout=120):
-    """Open ``page`` in headless Chromium: count images that failed to decode (the page's own
-    load-time check) and optionally save a screenshot. Returns ``{"images_ok", "images_broken"}``.
-    Raises FileNotFoundError when no Chromium is installed."""
-    exe = find_chromium()
-    if exe is None:
-        raise FileNotFoundError("chromium is not installed (Debian: apt-get install -y chromium)")
-    url = Path(page).resolve().as_uri()
-    with tempfile.TemporaryDirectory() as profile:
-        flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-                 "--virtual-time-budget=10000", f"--window-size={width},{height}"]
-        dom = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=timeout).stdout
-        if screenshot is not None:
-            subprocess.run(flags + [f"--screenshot={Path(screenshot).resolve()}", url], capture_output=True,
-                           timeout=timeout, check=False)
-    import re
-    m_ok = re.search(r'data-images-ok="(\d+)"', dom)
-    m_bad = re.search(r'data-images-broken="(\d+)"', dom)
-    if not (m_ok and m_bad):
-        raise RuntimeError("the page's image check did not run in Chromium (no data-images-* attributes)")
-    return {"images_ok": int(m_ok.group(1)), "images_broken": int(m_bad.group(1)), "dom_chars": len(dom)}
 
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/all")
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder — give run_all.py's --out folder (default runs/all)", file=sys.stderr)
+        sys.exit(2)
     for p in write_report(folder):
         print(f"wrote {p}")

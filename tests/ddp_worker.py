@@ -10,7 +10,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from minitorch_vision import distributed  # noqa: E402
-from minitorch_vision.cli import write_json_atomic  # noqa: E402
+from minitorch_vision.cli import save_json_atomic  # noqa: E402
 from minitorch_vision.data.loader import Batches  # noqa: E402
 from minitorch_vision.models.cnn import CNN, CNNConfig  # noqa: E402
 from minitorch_vision.train import fit, one_cycle  # noqa: E402
@@ -38,5 +38,6 @@ hist = fit(distributed.wrap(model, device), train, None, epochs=2, opt=opt, sche
            out=out / "run", log_dir=out / "run" / "tb", on_epoch_end=record_shard, progress=False)
 torch.save(model.state_dict(), out / f"weights_r{rank}.pt")
 if distributed.is_main():  # one results.json, rank 0's
-    write_json_atomic(out / "run" / "results.json", {"train_loss": hist[-1]["train_loss"], "world_size": world, "n": len(x)})
+    save_json_atomic({"train_loss": hist[-1]["train_loss"], "world_size": world, "n": len(x)},
+                     out / "run" / "results.json")
 distributed.shutdown()
