@@ -5,6 +5,7 @@ four claims, each next to the number measured in this run, its published anchor 
 claim holds here. ``lessons`` is :func:`minitorch_vision.report.collect`'s mapping
 ``{lesson: {"status", "seconds", "reason", "results", "folder"}}``.
 """
+from .sanity import PASS_BELOW
 
 # Published anchors of the highlights (the claims the course makes, with where the number comes from).
 HUMAN_FASHION = 0.835        # Xiao, Rasul & Vollgraf 2017 (Fashion-MNIST), human performance
@@ -12,7 +13,6 @@ BENCHMARK_MLP = 0.883        # the same paper's benchmark MLPClassifier
 OFFICIAL_YOLOV5N = {"precision": 0.6164, "recall": 0.4952, "map50": 0.5460, "map50_95": 0.3410}  # val.py, 640 px
 COCO128_IMAGES = 128
 PARITY_TOL = 0.005           # our mAP code vs val.py: same protocol, so equal up to rounding of boxes
-SANITY_PASS = 0.3            # |rho| below: the map changed with the weights (the "passes" band of plot_sanity_check)
 NOT_MEASURED = "not measured in this run"
 FOLD_BELOW = 5               # per-class detection rows with fewer instances fold into one line
 
@@ -123,9 +123,9 @@ def _sanity_claim(lessons):
         measured = (f"rank correlation {fmt(s.get('unchanged'), 2)} for the same model, "
                     f"{fmt(s['after_cam_layer'], 2)} after re-initialising down to {s.get('layer')} "
                     f"({s.get('images')} images)")
-        verdict = "passes" if abs(s["after_cam_layer"]) < SANITY_PASS else "fails"
+        verdict = "passes" if abs(s["after_cam_layer"]) < PASS_BELOW else "fails"
     return ["Grad-CAM depends on the model's weights (sanity check)", measured,
-            f"a map that passes falls towards 0 (Adebayo et al. 2018); pass: |rho| < {SANITY_PASS}", verdict]
+            f"a map that passes falls towards 0 (Adebayo et al. 2018); pass: |rho| < {PASS_BELOW}", verdict]
 
 
 def highlights(lessons, quick):

@@ -19,6 +19,8 @@ import torch
 from .errors import MTVError
 from .gradcam import ClassTarget, grad_cam
 
+PASS_BELOW = 0.3  # |rho| under this once the CAM layer is random: the map changed with the weights (passes)
+
 
 def rank(x):
     """Ranks (1..n) of the values of a 1-D tensor, ties given their average rank (as Spearman's

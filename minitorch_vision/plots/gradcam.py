@@ -9,6 +9,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..sanity import PASS_BELOW
 from . import save
 from .images import as_rgb01, overlay_heatmap
 
@@ -96,7 +97,7 @@ def plot_sanity_check(rows, image, maps, map_titles, path, cam_step=None, captio
     ax = top.subplots()
     labels = ["unchanged" if r["randomized"] is None else r["randomized"] for r in rows]
     x = np.arange(len(rows))
-    ax.axhspan(-0.3, 0.3, color="tab:green", alpha=0.12, lw=0)
+    ax.axhspan(-PASS_BELOW, PASS_BELOW, color="tab:green", alpha=0.12, lw=0)
     ax.text(len(rows) - 1, 0.27, "passes: ends near 0, the map changed with the weights", ha="right", va="top",
             fontsize=9, color="tab:green")
     ax.axhline(1.0, color="tab:red", ls="--", lw=1)
