@@ -149,8 +149,7 @@ def run_course(args):
     wanted = None if not args.only else {s.strip().zfill(2) for s in args.only.split(",") if s.strip()}
     names = [n for n in LESSONS if wanted is None or n[:2] in wanted]
     if wanted and not names:
-        print(f"error: --only {args.only} matches no lesson ({', '.join(n[:2] for n in LESSONS)})", file=sys.stderr)
-        return 2
+        raise MTVError(f"--only {args.only} matches no lesson — choose from {', '.join(n[:2] for n in LESSONS)}")
     state_path = out / "run_all.json"
     try:  # keep the records of lessons not run this time (e.g. with --only)
         state = json.loads(state_path.read_text())
