@@ -3,6 +3,11 @@
     python run_all.py --quick --data-dir ../shared/data      # the whole course in a few minutes
     python run_all.py --data-dir ../shared/data              # full runs (tens of minutes on a CPU)
     python run_all.py --only 02,03 --out runs/all            # just some lessons
+    python run_all.py --fetch-only                           # only download the data the lessons use
+
+Before the lessons run, every file they use that is missing is downloaded (checksum-verified, a bar per
+file and a total; ``MTV_MIRROR`` replaces the official hosts): minitorch_vision/data/manifest.py.
+What cannot be had is listed in one line; the lessons then skip (and report) the parts that need it.
 
 Each lesson writes ``<out>/<lesson>/`` (results.json, figures, logs ``stdout.log``/``stderr.log``).
 A lesson that fails is reported with its one-line reason (the last ``error:`` line it printed) and
@@ -27,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from minitorch_vision.atomic import OutputLock, make_dirs, remove_stale_temps  # noqa: E402
 from minitorch_vision.cli import Parser, nonnegative_float, positive_int, write_json_atomic  # noqa: E402
-from minitorch_vision.errors import MTVError  # noqa: E402
+from minitorch_vision.data.prefetch import fetch_all, keys_for  # noqa: E402
 from minitorch_vision.data.paths import data_dir as resolve_data_dir  # noqa: E402
+from minitorch_vision.errors import DataUnavailable, MTVError  # noqa: E402
 from minitorch_vision.report import LESSONS, write_report  # noqa: E402
 from minitorch_vision.weights import RESNET18_FILE  # noqa: E402
 
@@ -42,6 +48,7 @@ def parse_args(argv=None):
     p.add_argument("--only", default=None, help="comma-separated lesson numbers, e.g. 02,03")
     p.add_argument("--threads", type=positive_int, default=None, help="passed to every lesson (default: each lesson's own)")
     p.add_argument("--timeout", type=nonnegative_float, default=0, help="seconds allowed per lesson (0: no limit)")
+    p.add_argument("--fetch-only", action="store_true", help="download the data the (selected) lessons use, then stop")
     p.add_argument("--lessons-dir", default=str(ROOT / "lessons"), help=argparse.SUPPRESS)  # tests use fakes
     return p.parse_args(argv)
 
@@ -143,13 +150,23 @@ def main(argv=None):
 
 
 def run_course(args):
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # the lessons run from the repository root: a relative --out must mean ours
     data = resolve_data_dir(args.data_dir)
     lessons_dir = Path(args.lessons_dir)
     wanted = None if not args.only else {s.strip().zfill(2) for s in args.only.split(",") if s.strip()}
     names = [n for n in LESSONS if wanted is None or n[:2] in wanted]
     if wanted and not names:
         raise MTVError(f"--only {args.only} matches no lesson — choose from {', '.join(n[:2] for n in LESSONS)}")
+    try:  # the whole course's data up front, once, instead of one lesson part at a time
+        print(f"[data] checking {data} ...", flush=True)
+        fetch_all(keys_for([n[:2] for n in names]), data)
+    except DataUnavailable as e:
+        if args.fetch_only:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"WARNING: {e}", flush=True)  # the lessons skip (and report) the parts that need it
+    if args.fetch_only:
+        return 0
     state_path = out / "run_all.json"
     try:  # keep the records of lessons not run this time (e.g. with --only)
         state = json.loads(state_path.read_text())

@@ -1,5 +1,4 @@
 """Shared set-up for the benchmark scripts: import path, data folder, torchvision (reference only)."""
-import os
 import statistics
 import sys
 import time
@@ -12,11 +11,8 @@ SHARED = ROOT.parent / "shared"
 
 def data_dir(arg=None):
     """--data-dir, else $MTV_DATA_DIR, else ../shared/data beside the repository, else ./data."""
-    if arg:
-        return Path(arg)
-    if os.environ.get("MTV_DATA_DIR"):
-        return Path(os.environ["MTV_DATA_DIR"])
-    return SHARED / "data" if (SHARED / "data").is_dir() else ROOT / "data"
+    from minitorch_vision.data.paths import data_dir as resolve_data_dir
+    return resolve_data_dir(arg, candidates=[SHARED / "data", ROOT / "data"])
 
 
 def import_torchvision():

@@ -62,7 +62,7 @@ def main():
             t_bare.append(time.perf_counter() - t)
             m, opt, b = fresh()
             t = time.perf_counter()
-            fit(m, b, None, epochs=a.epochs, opt=opt, out=f"{tmp}/run{r}")  # TensorBoard + checkpoints on
+            fit(m, b, None, epochs=a.epochs, opt=opt, out=f"{tmp}/run{r}", log_dir=f"{tmp}/run{r}/tb")  # TensorBoard + checkpoints on
             t_fit.append(time.perf_counter() - t)
     n = a.images * a.epochs
     ips_bare, ips_fit = n / min(t_bare), n / min(t_fit)

@@ -76,7 +76,8 @@ train = Batches(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
 val = Batches(*data["val"], batch_size=1000)
 opt = torch.optim.Adam(model.parameters(), lr=args.lr)
 history = fit(model, train, val, epochs=args.epochs, opt=opt,
-              sched=one_cycle(opt, args.lr, args.epochs, len(train)), device=ctx.device, amp=ctx.amp, out=ctx.out)
+              sched=one_cycle(opt, args.lr, args.epochs, len(train)), device=ctx.device, amp=ctx.amp, out=ctx.out,
+              log_dir=ctx.tb_dir("linear"))
 test = evaluate(model, Batches(*data["test"], batch_size=1000), ctx.device)
 print(f"linear classifier: {count_params(model)} parameters, test accuracy {test['accuracy']:.4f}")
 

@@ -76,7 +76,7 @@ train = Batches(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
 val = Batches(*data["val"], batch_size=1000)
 opt = torch.optim.Adam(model.parameters(), lr=args.lr)
 history = fit(model, train, val, epochs=args.epochs, opt=opt, sched=one_cycle(opt, args.lr, args.epochs, len(train)),
-              device=ctx.device, amp=ctx.amp, out=ctx.out, resume=args.resume)
+              device=ctx.device, amp=ctx.amp, out=ctx.out, log_dir=ctx.tb_dir("mlp"), resume=args.resume)
 learning_curves(history, f"MLP {config.hidden}", ctx.out / "learning_curves.png")
 
 # %% Test once, at the end, on images the model and our choices never saw

@@ -26,6 +26,8 @@ from minitorch_vision.data.loader import Batches  # noqa: E402
 from minitorch_vision.models.cnn import CNN, CNNConfig  # noqa: E402
 from minitorch_vision.models.mlp import MLP  # noqa: E402
 from minitorch_vision.nnutil import count_params  # noqa: E402
+from minitorch_vision.plots.images import image_grid  # noqa: E402
+from minitorch_vision.plots.training import bar_compare, diagnostics_figures, kernel_study, learning_curves  # noqa: E402
 from minitorch_vision.train import evaluate, fit, one_cycle, predict  # noqa: E402
 
 
@@ -95,7 +97,7 @@ val = Batches(*data["val"], batch_size=1000)
 opt = torch.optim.Adam(model.parameters(), lr=args.lr)
 history = fit(ctx.parallel(model), train, val, epochs=args.epochs, opt=opt, amp=ctx.amp,
               sched=one_cycle(opt, args.lr, args.epochs, len(train)),
-              device=ctx.device, out=ctx.out, resume=args.resume, on_epoch_end=track_test)
+              device=ctx.device, out=ctx.out, log_dir=ctx.tb_dir("cnn"), resume=args.resume, on_epoch_end=track_test)
 distributed.shutdown()
 if not ctx.is_main:  # under torchrun the other ranks are done: rank 0 alone evaluates, plots, writes
     sys.exit(0)

@@ -31,7 +31,9 @@ from minitorch_vision.cli import class_list, int_list, int_range, lesson_args, p
 from minitorch_vision.data import cifar10  # noqa: E402
 from minitorch_vision.data.imagenet import top_k  # noqa: E402
 from minitorch_vision.data.images import read_image  # noqa: E402
+from minitorch_vision.data.manifest import ensure  # noqa: E402
 from minitorch_vision.data.transforms import imagenet_preprocess, resize  # noqa: E402
+from minitorch_vision.errors import DataUnavailable  # noqa: E402
 from minitorch_vision.transfer import Recipe, compare, format_table, train_one  # noqa: E402
 from minitorch_vision.weights import load_resnet18  # noqa: E402
 
@@ -80,12 +82,14 @@ print(f"input resolution {size}x{size}" + ("" if size >= 224 else
 
 # %% (a) The pretrained network, and a photo to show it
 model, kind = load_resnet18(args.weights, ctx.data_dir, allow_download=not args.no_download)
-photo = pathlib.Path(args.image) if args.image else ctx.data_dir / "images" / "both.png"
-if photo.is_file():
-    img = read_image(photo)                      # (3, H, W) uint8
-else:  # no sample photo in the data folder: a CIFAR test image stands in below (blurry at 32x32)
-    print(f"({photo} not found: using a CIFAR-10 test image instead)")
-    img = None
+skipped = {}  # part -> reason, in results.json: a skipped part is never shown as done
+try:
+    photo = pathlib.Path(args.image) if args.image else ensure("images/both.png", ctx.data_dir,
+                                                               allow_download=not args.no_download)
+except DataUnavailable as e:  # no sample photo: a CIFAR test image stands in below (blurry at 32x32)
+    print(f"skipped: the sample photo ({e}); a CIFAR-10 test image stands in")
+    photo, skipped["sample photo"] = None, str(e)
+img = read_image(photo) if photo is not None else None  # (3, H, W) uint8
 
 # %% CIFAR-10 for (b) and (c): the pickles, or the image folder (a learner's own photos look like it)
 classes = args.classes
@@ -147,4 +151,4 @@ write_results(ctx, {"weights": kind, "classes": classes, "size": size, "top5": t
                         "epochs": args.epochs, "recipe": asdict(recipe),
                         "runs": [{k: r[k] for k in ("mode", "shots", "augment", "test_accuracy", "train_seconds")}
                                  for r in runs],
-                        "seconds": time.perf_counter() - t_start})
+                        "skipped": skipped, "seconds": time.perf_counter() - t_start})

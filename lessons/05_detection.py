@@ -31,10 +31,11 @@ import time
 from minitorch_vision.plots.detection import pr_curves  # noqa: E402
 from minitorch_vision.cli import lesson_args, multiple_of, positive_int, probability, setup, write_results  # noqa: E402
 from minitorch_vision.data.images import list_images  # noqa: E402
+from minitorch_vision.data.manifest import ensure  # noqa: E402
 from minitorch_vision.detection.draw import draw_detections, save_image  # noqa: E402
 from minitorch_vision.detection.evaluate import evaluate, format_table  # noqa: E402
 from minitorch_vision.detection.predict import detect_each, drawing_name  # noqa: E402
-from minitorch_vision.errors import MTVError  # noqa: E402
+from minitorch_vision.errors import DataUnavailable, MTVError  # noqa: E402
 from minitorch_vision.weights import load_yolov5, size_name, yolov5_weights  # noqa: E402
 
 QUICK_VAL_IMAGES = 32
@@ -73,15 +74,18 @@ print(f"{name} from {path}: {n_params:,} parameters{' (fused)' if not args.no_fu
 
 # %% (b) Detect on images, draw the boxes, save
 # --images takes files and folders; without it, the sample photos of the data folder
+skipped = {}  # part -> reason, in results.json: a skipped part is never shown as done
 if args.images:
     images = [f for a in map(pathlib.Path, args.images) for f in (list_images(a) if a.is_dir() else [a])]
     if not images:
         raise MTVError(f"--images {' '.join(args.images)}: the folder is empty (no .jpg, .png, ... files) — "
                        f"put images there or pass other files")
-else:
-    images = list_images(ctx.data_dir / "images") if (ctx.data_dir / "images").is_dir() else []
-if not images:
-    print(f"no --images given and none in {ctx.data_dir / 'images'}: skipping detection")
+else:  # the sample photos, downloaded when missing; offline or --no-download: skipped, and said so
+    try:
+        images = list_images(ensure("images", ctx.data_dir, allow_download=not args.no_download))
+    except DataUnavailable as e:
+        images, skipped["detection"] = [], str(e)
+        print(f"skipped: detection on the sample photos: {e}")
 per_image, unreadable = {}, []   # keyed by the path relative to the images' common folder: unique
 for res in detect_each(model, images, args.img_size, args.conf, args.iou, device=ctx.device, unreadable=unreadable):
     dst = ctx.out / "detections" / drawing_name(res.source)
@@ -92,13 +96,15 @@ for res in detect_each(model, images, args.img_size, args.conf, args.iou, device
 
 # %% (c) COCO128 with the official val protocol (skipped, with a note, when the data folder lacks it)
 results = {"model": name, "img_size": args.img_size, "precision": None, "recall": None, "map50": None,
-           "map50_95": None, "per_class": [], "detections_per_image": per_image}
-coco = ctx.data_dir / "coco128" / "images" / "train2017"
-if not coco.is_dir():
-    print(f"COCO128 not found at {coco}: skipping the evaluation")
-else:
+           "map50_95": None, "per_class": [], "detections_per_image": per_image, "skipped": skipped}
+try:
+    coco = ensure("coco128", ctx.data_dir, allow_download=not args.no_download)
+except DataUnavailable as e:
+    coco, skipped["coco128 evaluation"] = None, str(e)
+    print(f"skipped: COCO128 evaluation: {e}")
+if coco is not None:
     limit = args.val_images or (QUICK_VAL_IMAGES if args.quick else None)
-    ev = evaluate(model, coco, ctx.data_dir / "coco128" / "labels" / "train2017", img_size=args.img_size,
+    ev = evaluate(model, coco / "images" / "train2017", coco / "labels" / "train2017", img_size=args.img_size,
                   batch_size=args.batch_size, conf_thres=args.val_conf, iou_thres=args.val_iou,
                   limit=limit, device=ctx.device)
     print(f"\nCOCO128 ({ev.n_images} images, {ev.n_labels} labels, {ev.seconds:.1f} s) at {args.img_size}:")

@@ -27,6 +27,7 @@ from minitorch_vision.cli import lesson_args, setup, write_results  # noqa: E402
 from minitorch_vision.data.fashion_mnist import fashion_mnist_splits  # noqa: E402
 from minitorch_vision.data.imagenet import imagenet_classes, top_k  # noqa: E402
 from minitorch_vision.data.images import read_image  # noqa: E402
+from minitorch_vision.data.manifest import ensure  # noqa: E402
 from minitorch_vision.data.loader import Batches  # noqa: E402
 from minitorch_vision.data.transforms import normalize, resize  # noqa: E402
 from minitorch_vision.detection.draw import draw_box  # noqa: E402
@@ -36,6 +37,7 @@ from minitorch_vision.errors import DataUnavailable  # noqa: E402
 from minitorch_vision.gradcam import (ClassTarget, DetectionTarget, GradCAM, cascading_randomization,  # noqa: E402
                                       detection_row, grad_cam, spearman)
 from minitorch_vision.models.cnn import CNN, CNNConfig  # noqa: E402
+from minitorch_vision.plots.gradcam import plot_gradcam, plot_gradcam_gallery, plot_sanity_check  # noqa: E402
 from minitorch_vision.train import evaluate, fit, one_cycle, predict  # noqa: E402
 from minitorch_vision.weights import load_cnn_checkpoint, load_resnet18, load_yolov5, yolov5_weights  # noqa: E402
 
@@ -149,8 +151,9 @@ sanity = {
 
 # %% 4. ResNet-18 on a photo with two objects: one map per class
 # This part stands on its own too: without its photo (nothing downloads both.png), say so and go on.
-photo = pathlib.Path(args.image) if args.image else ctx.data_dir / "images" / "both.png"
 try:
+    photo = pathlib.Path(args.image) if args.image else ensure("images/both.png", ctx.data_dir,
+                                                               allow_download=not args.no_download)
     # A plain resize to 224x224, not imagenet_preprocess (short side 256 + centre crop 224, lesson 04):
     # it is how reference/gradcam's input was made, and both.png is already 224x224, so nothing is cut off.
     img = resize(read_image(photo), (224, 224))      # (3, 224, 224) float in [0, 1]
@@ -196,7 +199,8 @@ if img is not None:
 try:
     wpath = yolov5_weights(args.yolo_weights, "n", ctx.data_dir, allow_download=not args.no_download)
     yolo = load_yolov5(wpath).to(ctx.device).eval()
-    photo = pathlib.Path(args.detect_image) if args.detect_image else ctx.data_dir / "images" / "bus.jpg"
+    photo = pathlib.Path(args.detect_image) if args.detect_image else ensure("images/bus.jpg", ctx.data_dir,
+                                                                             allow_download=not args.no_download)
     img = read_image(photo)                                       # (3, H, W) uint8
 except DataUnavailable as e:
     print(f"\nWARNING: YOLOv5 part skipped: {e}\n")

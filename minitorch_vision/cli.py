@@ -268,6 +268,11 @@ class Context:
         """Only the main process (rank 0 under torchrun) prints, plots and writes files."""
         return self.rank == 0
 
+    def tb_dir(self, run):
+        """TensorBoard folder of one trained configuration: ``<out>/../tb/<lesson>/<run>``, so that
+        ``tensorboard --logdir runs/tb`` (or ``runs/all/tb`` after run_all) shows every lesson's runs."""
+        return self.out.parent / "tb" / self.lesson / run
+
     def parallel(self, model):
         """Wrap ``model`` in DistributedDataParallel when launched by torchrun (else unchanged)."""
         return distributed.wrap(model, self.device)

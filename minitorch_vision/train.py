@@ -3,7 +3,7 @@
 ``train_one_epoch`` is the bare loop: forward, loss, ``zero_grad``, ``backward``, ``step``. ``fit``
 calls it once per epoch and adds only bookkeeping, and ``benchmarks/train_overhead.py`` shows that it costs almost nothing:
   * a tqdm progress bar (silent when stdout is not a terminal),
-  * TensorBoard scalars per epoch under ``<out>/tb/``,
+  * TensorBoard scalars per epoch in ``log_dir`` (one flat run per trained configuration),
   * a checkpoint per epoch written atomically (complete or absent, never half-written), ``resume``,
   * a clear stop when the loss explodes (NaN, inf, or above ``EXPLODED`` x the loss before
     training), instead of training on garbage.
@@ -131,7 +131,7 @@ def train_one_epoch(model, batches, opt, sched=None, loss_fn=F.cross_entropy, de
 
 
 def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entropy,
-        device="cpu", out=None, resume=False, tensorboard=True, progress=True, amp=False,
+        device="cpu", out=None, log_dir=None, resume=False, progress=True, amp=False,
         on_epoch_end=None, checkpoint=True, verbose=True):
     """Train ``model`` for ``epochs`` passes over ``train`` and return the per-epoch history.
 
@@ -140,7 +140,8 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         train: a :class:`~minitorch_vision.data.loader.Batches` (anything iterable with
             ``set_epoch``) of ``(x, y)``; ``val``: the same, or None.
         opt, sched: optimizer and an optional LR scheduler stepped once per batch.
-        out: run folder for ``checkpoint.pt`` and ``tb/``; None disables both.
+        out: run folder for ``checkpoint.pt``; None: no checkpoint.
+        log_dir: TensorBoard run folder (``ctx.tb_dir(run)``); None: no TensorBoard.
         resume: continue from ``<out>/checkpoint.pt`` if it exists.
         amp: mixed precision (see :func:`autocast`); fp16 gets a gradient scaler.
         verbose: print one line per epoch (on the main process).
@@ -175,9 +176,9 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
         first_loss = initial_loss(plain, train, loss_fn, device, amp)
     limit = EXPLODED * max(first_loss, 1.0) if first_loss is not None and math.isfinite(first_loss) else math.inf
     writer = None
-    if tensorboard and out is not None and is_main:
+    if log_dir is not None and is_main:
         from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow to import
-        writer = SummaryWriter(out / "tb", purge_step=start + 1 if start else None)
+        writer = SummaryWriter(log_dir, purge_step=start + 1 if start else None)
     t0 = time.perf_counter() - (history[-1]["elapsed"] if history else 0.0)
     try:
         for epoch in range(start, epochs):

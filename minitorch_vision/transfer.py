@@ -114,7 +114,7 @@ def train_one(base, mode, data, recipe, augment, device="cpu", out=None, test_ca
     test_cache = {} if test_cache is None else test_cache
     n = len(data.x_train)
     # TensorBoard curves under ``out`` (no checkpoints: 45 MB each); per-epoch lines only if ``log``
-    tb = dict(out=out, checkpoint=False, progress=False, verbose=log)
+    tb = dict(log_dir=out, checkpoint=False, progress=False, verbose=log)
     t0 = time.perf_counter()
     if mode == "scratch":
         model = resnet18(num_classes=n_cls).to(device)  # fresh random init: nothing transferred

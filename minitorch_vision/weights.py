@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from .data.download import fetch, file_digest
+from .data.manifest import ENTRIES, YOLOV5_URL
 from .data.paths import data_dir as resolve_data_dir
 from .errors import DataUnavailable, MTVError, summarize
 from .models.cnn import CNN, config_from_state_dict
@@ -69,11 +70,10 @@ def resolve_weights(arg, filename, url, sha256=None, data_dir=None, allow_downlo
 
 
 # ---- ResNet-18 (torchvision's ImageNet weights) -----------------------------------------------------
-# IMAGENET1K_V1 from torchvision's model zoo: 46,830,571 bytes; the file name carries the first 8 hex
-# digits of its sha256 (torchvision's convention).
+# IMAGENET1K_V1 from torchvision's model zoo; URL, size and sha256 live in the data manifest.
 RESNET18_FILE = "resnet18-f37072fd.pth"
-RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
-RESNET18_SHA256 = "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec"
+RESNET18_URL = ENTRIES[f"weights/{RESNET18_FILE}"].files[0].urls[0]
+RESNET18_SHA256 = ENTRIES[f"weights/{RESNET18_FILE}"].files[0].sha256
 
 RANDOM_WARNING = ("WARNING: --weights random: the backbone is UNTRAINED (random init). Nothing is transferred, "
                   "so frozen features and fine-tuning only show the mechanics: the lesson's point (pretrained "
@@ -152,15 +152,10 @@ def load_resnet18(arg=None, data_dir=None, allow_download=True, num_classes=None
 # ---- YOLOv5 (Ultralytics release checkpoints) ----------------------------------------------------------
 # Reading the files (a restricted unpickler for the official pickles, our own plain format) is
 # :mod:`minitorch_vision.yolov5_checkpoint`; its loaders are re-exported here so one import serves a lesson.
-YOLOV5_URL = "https://github.com/ultralytics/yolov5/releases/download/{tag}/yolov5{size}.pt"
 YOLOV5_DEFAULT_TAG = "v7.0"
-# Known sha256 per (release, size). Ultralytics publishes no digests for its release assets, so the one
-# entry is measured: the yolov5n.pt that the ultralytics/yolov5 repository itself committed (commit
-# 981548a, 2022-07-29; 4,062,133 bytes, a v6.x checkpoint dated 2022-02-08 inside, taken as the v6.1
-# release file), byte-identical to an independent copy elsewhere on GitHub; the course's reference
-# outputs were made with it.
-# The v7.0 files have no known digest: their download is not verified and resolve_weights says so.
-YOLOV5_SHA256 = {("v6.1", "n"): "4f180cf23ba0717ada0badd6c685026d73d48f184d00fc159c2641284b2ac0a3"}
+# Known sha256 per (release, size), from the data manifest (where the measured yolov5n v6.1 digest is
+# explained). The v7.0 files have no known digest: their download is not verified and resolve_weights says so.
+YOLOV5_SHA256 = {("v6.1", "n"): ENTRIES["weights/yolov5n.pt"].files[0].sha256}
 
 
 def yolov5_weights(arg=None, size="s", data_dir=None, allow_download=True, tag=YOLOV5_DEFAULT_TAG):

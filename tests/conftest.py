@@ -1,6 +1,6 @@
 """Shared fixtures. Tests that need the real data use ``data_dir``; without it they skip with
 the reason 'skipped: no data' (set MTV_DATA_DIR=../shared/data to run them)."""
-import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,15 +9,14 @@ import torch
 torch.set_num_threads(1)  # tests run beside other work on small machines
 
 _ROOT = Path(__file__).resolve().parents[1]
-# $MTV_DATA_DIR, else ../shared/data beside the repository, else the repository's own ./data
-_CANDIDATES = [os.environ.get("MTV_DATA_DIR"), str(_ROOT.parent / "shared" / "data"), str(_ROOT / "data")]
+sys.path.insert(0, str(_ROOT))  # the package of this checkout, also without PYTHONPATH
+from minitorch_vision.data.paths import data_dir as resolve_data_dir  # noqa: E402
 
 
 def _find_data():
-    for c in _CANDIDATES:
-        if c and Path(c).is_dir() and any(p.name != "README.md" for p in Path(c).iterdir()):
-            return Path(c)
-    return None
+    """$MTV_DATA_DIR, else ../shared/data beside the repository, else the repository's own ./data; None if empty."""
+    d = resolve_data_dir(candidates=[_ROOT.parent / "shared" / "data", _ROOT / "data"])
+    return d if d.is_dir() and any(p.name != "README.md" for p in d.iterdir()) else None
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,7 @@ def record_shard(epoch, rec):
 
 
 hist = fit(distributed.wrap(model, device), train, None, epochs=2, opt=opt, sched=one_cycle(opt, 2e-3, 2, len(train)),
-           out=out / "run", on_epoch_end=record_shard, progress=False)
+           out=out / "run", log_dir=out / "run" / "tb", on_epoch_end=record_shard, progress=False)
 torch.save(model.state_dict(), out / f"weights_r{rank}.pt")
 if distributed.is_main():  # one results.json, rank 0's
     write_json_atomic(out / "run" / "results.json", {"train_loss": hist[-1]["train_loss"], "world_size": world, "n": len(x)})

@@ -7,14 +7,24 @@ import threading
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
+    requests = None  # a list to record each GET's path in, or None
+
+    def do_GET(self):
+        if self.requests is not None:
+            self.requests.append(self.path)
+        super().do_GET()
+
     def log_message(self, *a):
         pass
 
 
 @contextlib.contextmanager
-def serve(folder):
-    """Serve ``folder`` over HTTP on 127.0.0.1 at a free port; yields the base URL."""
-    handler = functools.partial(_Quiet, directory=str(folder))
+def serve(folder, requests=None):
+    """Serve ``folder`` over HTTP on 127.0.0.1 at a free port; yields the base URL (ending in ``/``).
+
+    ``requests``: a list that receives the path of every GET (to prove a second run downloads nothing).
+    """
+    handler = functools.partial(type("_Handler", (_Quiet,), {"requests": requests}), directory=str(folder))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()

@@ -1,7 +1,9 @@
-"""CIFAR-10: the official pickle format, safe tar extraction, the image-folder reader, mini-datasets."""
+"""CIFAR-10: the official pickle format, safe tar and zip extraction, the image-folder reader, mini-datasets."""
 import io
 import pickle
+import stat
 import tarfile
+import zipfile
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from PIL import Image
 
 from conftest import need
 from minitorch_vision.data import cifar10
+from minitorch_vision.data.archive import safe_extract
 from minitorch_vision.errors import DataUnavailable
 
 
@@ -91,9 +94,9 @@ def test_safe_extract_good_archive(tmp_path):
     arc = tmp_path / "a.tar.gz"
     _tar(arc, [_file("cifar-10-batches-py/readme.html", b"hello"), _link("cifar-10-batches-py/l", "readme.html")])
     dest = tmp_path / "data"
-    cifar10.safe_extract(arc, dest)
+    safe_extract(arc, dest)
     assert (dest / "cifar-10-batches-py" / "readme.html").read_bytes() == b"hello"
-    assert not (tmp_path / "data.extracting").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["a.tar.gz", "data"]  # no temporary folder left
 
 
 @pytest.mark.parametrize("member", [
@@ -110,7 +113,7 @@ def test_safe_extract_refuses_members_escaping_the_folder(tmp_path, member):
     dest = tmp_path / "inner" / "data"
     dest.mkdir(parents=True)
     with pytest.raises(DataUnavailable, match="refusing to extract") as e:
-        cifar10.safe_extract(arc, dest)
+        safe_extract(arc, dest)
     assert "\n" not in str(e.value)
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "inner" / "evil.txt").exists()
     assert not (dest / "cifar-10-batches-py").exists()  # nothing extracted at all: checked before writing
@@ -204,3 +207,30 @@ def test_unknown_class_is_one_line():
     x, y = torch.zeros(20, 3, 4, 4, dtype=torch.uint8), torch.arange(20) % 2
     with pytest.raises(DataUnavailable, match="unknown class 'foo'; choose from cat, dog"):
         cifar10.mini_dataset(x, y, ["cat", "dog"], ["cat", "foo"], k=2)
+
+
+def _zip_symlink(z, name, target):
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16  # how Info-ZIP stores a symlink: its target as the data
+    z.writestr(info, target)
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "/tmp/mtv_evil_absolute.txt", "link-out", "fifo"])
+def test_safe_extract_refuses_zip_members_escaping_the_folder(tmp_path, member):
+    arc = tmp_path / "bad.zip"
+    with zipfile.ZipFile(arc, "w") as z:
+        z.writestr("coco128/ok.txt", b"x")
+        if member == "link-out":
+            _zip_symlink(z, "coco128/link", "../../evil.txt")
+        elif member == "fifo":
+            info = zipfile.ZipInfo("coco128/fifo")
+            info.external_attr = (stat.S_IFIFO | 0o644) << 16
+            z.writestr(info, b"")
+        else:
+            z.writestr(member, b"evil")
+    dest = tmp_path / "inner" / "data"
+    dest.mkdir(parents=True)
+    with pytest.raises(DataUnavailable, match="refusing to extract") as e:
+        safe_extract(arc, dest)
+    assert "\n" not in str(e.value) and not (dest / "coco128").exists()
+    assert [p.name for p in (tmp_path / "inner").iterdir()] == ["data"]

@@ -1,4 +1,5 @@
 """IDX parser, FashionMNIST loading, the atomic downloader (through a local http.server), batching."""
+import dataclasses
 import gzip
 import hashlib
 import http.server
@@ -11,6 +12,7 @@ import torch
 from conftest import need
 from helpers_http import dead_url, serve
 from minitorch_vision.data import fashion_mnist as fm
+from minitorch_vision.data import manifest
 from minitorch_vision.data.download import fetch
 from minitorch_vision.data.loader import Batches
 from minitorch_vision.errors import DataUnavailable
@@ -76,26 +78,32 @@ def test_fetch_good_corrupt_and_offline(tmp_path):
     assert sorted(p.name for p in dest_dir.iterdir()) == ["good.bin", "mirror.bin"]  # no partial file
 
 
+def tiny_fashion_mirror(root):
+    """A mirror folder ``root/fashion-mnist/*.gz`` of tiny IDX files, and the manifest entry that matches it."""
+    (root / "fashion-mnist").mkdir(parents=True)
+    files = []
+    for f in manifest.ENTRIES["fashion-mnist"].files:
+        n = 6 if "train" in f.path else 2
+        arr = torch.randint(0, 10, (n, 28, 28) if "images" in f.path else (n,), dtype=torch.uint8)
+        raw = write_idx(root / f.path, arr).read_bytes()
+        files.append(dataclasses.replace(f, size=len(raw), md5=hashlib.md5(raw).hexdigest()))
+    return dataclasses.replace(manifest.ENTRIES["fashion-mnist"], files=tuple(files))
+
+
 def test_fashion_mnist_download_through_local_mirror(tmp_path, monkeypatch):
-    """The real ensure_files() against a local mirror holding tiny IDX files with their md5s."""
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
-    files = {}
-    for name, n in [("train-images-idx3-ubyte.gz", 6), ("train-labels-idx1-ubyte.gz", 6),
-                    ("t10k-images-idx3-ubyte.gz", 2), ("t10k-labels-idx1-ubyte.gz", 2)]:
-        arr = torch.randint(0, 10, (n, 28, 28) if "images" in name else (n,), dtype=torch.uint8)
-        write_idx(mirror / name, arr)
-        files[name] = hashlib.md5((mirror / name).read_bytes()).hexdigest()
-    monkeypatch.setattr(fm, "FILES", files)
-    with serve(mirror) as url:
-        monkeypatch.setattr(fm, "MIRRORS", [dead_url(), url])
+    """The real ensure_files() against MTV_MIRROR (a dead mirror first) holding tiny IDX files."""
+    monkeypatch.setitem(manifest.ENTRIES, "fashion-mnist", tiny_fashion_mirror(tmp_path / "mirror"))
+    with serve(tmp_path / "mirror") as url:
+        monkeypatch.setenv(manifest.MIRROR_ENV, f"{dead_url()} {url}")
         d = fm.load_fashion_mnist(tmp_path / "data")
     assert d["train_x"].shape == (6, 28, 28) and d["test_y"].shape == (2,)
-    # offline with nothing on disk: one line naming the files and the folder, no partial files
-    monkeypatch.setattr(fm, "MIRRORS", [dead_url()])
+    # offline with nothing on disk: one line naming the files, their official URLs and the folder
+    monkeypatch.setenv(manifest.MIRROR_ENV, dead_url())
     with pytest.raises(DataUnavailable) as e:
         fm.load_fashion_mnist(tmp_path / "empty")
-    assert "train-images-idx3-ubyte.gz" in str(e.value) and "fashion-mnist" in str(e.value)
+    msg = str(e.value)
+    assert "train-images-idx3-ubyte.gz" in msg and "fashion-mnist" in msg and "\n" not in msg
+    assert "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/" in msg  # the official URL, not the mirror
     assert not [p for p in (tmp_path / "empty").rglob("*") if p.is_file()]  # not even a temporary file
 
 

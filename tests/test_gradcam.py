@@ -202,7 +202,7 @@ def test_sanity_check_on_a_briefly_trained_cnn(data_dir):
     torch.manual_seed(0)
     model = CNN(CNNConfig(conv_blocks=2, width=16, hidden=64))
     fit(model, Batches(standardize(d["train_x"][:3000]), d["train_y"][:3000], 64, shuffle=True), epochs=1,
-        opt=torch.optim.Adam(model.parameters(), 2e-3), progress=False, tensorboard=False)
+        opt=torch.optim.Adam(model.parameters(), 2e-3), progress=False)
     x, y = standardize(d["test_x"][:24]), d["test_y"][:24]
     assert evaluate(model, Batches(x, y, 24))["accuracy"] > 0.5  # it did learn something
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -58,7 +58,7 @@ def test_quick_run_writes_results(num, data_dir, tmp_path):
     if num == "03":
         assert len(res["kernel_study"]) == 9
         assert {"kernel_size", "conv_blocks", "test_accuracy", "params", "train_seconds"} <= set(res["kernel_study"][0])
-    assert (out / "tb").is_dir() and list(out.glob("*.png"))
+    assert list((tmp_path / "tb").glob("*/*/events.out.tfevents.*")) and list(out.glob("*.png"))
     assert not list(out.glob("*.tmp*"))
 
 

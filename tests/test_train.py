@@ -30,7 +30,8 @@ def run(out, epochs=3, resume=False, seed=0, stop_after=None, tb=True, init_seed
         if stop_after is not None and epoch > stop_after:
             raise KeyboardInterrupt  # Ctrl-C during epoch stop_after + 1, before its checkpoint
     hist = fit(model, train, val, epochs=epochs, opt=opt, sched=one_cycle(opt, 3e-3, epochs, len(train)),
-               out=out, resume=resume, on_epoch_end=stop, progress=False, tensorboard=tb)
+               out=out, resume=resume, on_epoch_end=stop, progress=False,
+               log_dir=out / "tb" if tb and out is not None else None)
     return model, hist
 
 

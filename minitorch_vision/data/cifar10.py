@@ -4,14 +4,14 @@ and the few-shot "mini-dataset" the transfer-learning lesson trains on.
 1. The official Python pickles ``cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}``:
    each batch is a dict with ``b"data"`` (10000, 3072) uint8, rows laid out as 1024 red, 1024 green,
    1024 blue values of a 32x32 image (row-major), and ``b"labels"`` (list of 10000 ints).
-   ``ensure_pickles`` downloads ``cifar-10-python.tar.gz`` (md5-checked) and extracts it safely.
+   ``ensure_pickles`` downloads ``cifar-10-python.tar.gz`` (md5-checked) and extracts it safely
+   (:mod:`.manifest`, :mod:`.archive`). The files are read with a restricted unpickler
+   (:mod:`.safe_pickle`): a tampered batch cannot run code.
 2. An image folder ``root/<split>/<class>/*.png|jpg``: what a learner's own photos look like.
 3. ``mini_dataset``: k images per class for a few chosen classes, seeded and balanced, plus a
    held-out test set that never shares an image with the training set.
 """
-import os
 import pickle
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,16 +19,14 @@ import numpy as np
 import torch
 
 from ..errors import DataUnavailable
-from .download import fetch
 from .images import list_images, read_image
+from .manifest import ensure
 from .paths import data_dir as resolve_data_dir
+from .safe_pickle import CIFAR_GLOBALS, PickleRefused, load_restricted
 from .transforms import resize
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-MD5 = "c58f30108f718f92721af3b95e74349a"  # published on the CIFAR page (also torchvision's CIFAR10.tgz_md5)
-ARCHIVE = "cifar-10-python.tar.gz"
-SUBDIR = "cifar-10-batches-py"
+SUBDIR = "cifar-10-batches-py"  # what cifar-10-python.tar.gz extracts to (URL and checksums: manifest "cifar-10")
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_FILES = ["test_batch"]
 IMAGES_SUBDIR = "cifar10-images"
@@ -45,11 +43,13 @@ def read_batch(path):
     if not path.is_file():
         raise DataUnavailable(f"CIFAR-10 batch {path} does not exist")
     try:
-        with open(path, "rb") as f:
-            d = pickle.load(f, encoding="bytes")  # written by Python 2: byte-string keys
+        d = load_restricted(path, CIFAR_GLOBALS, "CIFAR-10 batch")  # written by Python 2: byte-string keys
         data, labels = d[b"data"], d[b"labels"]
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, ImportError) as e:
-        raise DataUnavailable(f"{path} is not a CIFAR-10 batch file ({type(e).__name__}: {e}); delete it and download it again") from None
+    except PickleRefused:
+        raise
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise DataUnavailable(f"{path} is not a CIFAR-10 batch file ({type(e).__name__}) — delete it and "
+                              f"download it again") from None
     data = np.asarray(data, dtype=np.uint8)
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
         raise DataUnavailable(f"{path} has data of shape {data.shape} and {len(labels)} labels, expected (N, 3072) and N")
@@ -63,10 +63,13 @@ def read_meta(folder):
     if not p.is_file():
         return list(CLASSES)
     try:
-        with open(p, "rb") as f:
-            return [n.decode() if isinstance(n, bytes) else n for n in pickle.load(f, encoding="bytes")[b"label_names"]]
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as e:
-        raise DataUnavailable(f"{p} is not a CIFAR-10 meta file ({e})") from None
+        names = load_restricted(p, CIFAR_GLOBALS, "CIFAR-10 meta file")[b"label_names"]
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+    except PickleRefused:
+        raise
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise DataUnavailable(f"{p} is not a CIFAR-10 meta file ({type(e).__name__}) — delete it and "
+                              f"download it again") from None
 
 
 def read_pickles(folder, split="train"):
@@ -82,79 +85,9 @@ def has_pickles(root):
     return all((folder / f).is_file() for f in TRAIN_FILES + TEST_FILES)
 
 
-def safe_extract(archive, dest):
-    """Extract a tar archive into ``dest``, refusing any member that would land outside it.
-
-    Refused: absolute names, names with ``..`` that climb out, symlinks/hard links pointing outside,
-    and device files. (Python 3.12's ``tarfile`` data filter does the same; this works on 3.10+.)
-    Extraction goes to a temporary folder first, renamed into place only when everything succeeded.
-
-    Raises DataUnavailable naming the offending member.
-    """
-    dest = Path(dest).resolve()
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.extracting")  # per process: torchrun ranks never share it
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for m in members:
-                _check_member(m, dest)
-            if tmp.exists():
-                _rmtree(tmp)
-            tmp.mkdir(parents=True)
-            for m in members:  # checked above; extract file by file with the checked names
-                target = tmp / m.name
-                if m.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                elif m.isfile():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with tar.extractfile(m) as src, open(target, "wb") as out:
-                        while block := src.read(1 << 20):
-                            out.write(block)
-                # links are not needed by any dataset here: skipped after the safety check
-        dest.mkdir(parents=True, exist_ok=True)
-        for child in tmp.iterdir():  # each top-level entry replaced whole, so none is half-extracted
-            target = dest / child.name
-            if target.exists():
-                _rmtree(target) if target.is_dir() else target.unlink()
-            os.replace(child, target)
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise DataUnavailable(f"cannot extract {archive}: {e}; delete it and download it again") from None
-    finally:  # success, a refused member, a bad archive or Ctrl-C: the temporary folder goes
-        if tmp.exists():
-            _rmtree(tmp)
-    return dest
-
-
-def _check_member(m, dest):
-    name = m.name
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        raise DataUnavailable(f"refusing to extract {name!r}: absolute path in archive")
-    target = (dest / name).resolve()
-    if target != dest and dest not in target.parents:
-        raise DataUnavailable(f"refusing to extract {name!r}: it would land outside {dest}")
-    if m.issym() or m.islnk():
-        link = (target.parent / m.linkname).resolve() if m.issym() else (dest / m.linkname).resolve()
-        if m.linkname.startswith("/") or (link != dest and dest not in link.parents):
-            raise DataUnavailable(f"refusing to extract {name!r}: link to {m.linkname!r} points outside {dest}")
-    elif not (m.isfile() or m.isdir()):
-        raise DataUnavailable(f"refusing to extract {name!r}: device or special file")
-
-
-def _rmtree(p):
-    import shutil
-    shutil.rmtree(p, ignore_errors=True)
-
-
 def ensure_pickles(root=None, allow_download=True):
     """The ``cifar-10-batches-py`` folder, downloading and extracting the official archive if needed."""
-    root = resolve_data_dir(root)
-    if has_pickles(root):
-        return root / SUBDIR
-    archive = fetch(URL, root / ARCHIVE, md5=MD5, allow_download=allow_download)
-    safe_extract(archive, root)
-    if not has_pickles(root):
-        raise DataUnavailable(f"{archive} did not contain {SUBDIR}/{{data_batch_1..5,test_batch}}")
-    return root / SUBDIR
+    return ensure("cifar-10", root, allow_download)
 
 
 # ---- 2. an image folder -------------------------------------------------------------------------

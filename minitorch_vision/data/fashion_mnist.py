@@ -2,7 +2,8 @@
 
 The IDX format (LeCun's MNIST page): a big-endian header ``0x00 0x00 <dtype> <ndim>``, then
 ``ndim`` big-endian uint32 sizes, then the raw values. Images have magic 2051 (ubyte, 3 dims),
-labels 2049 (ubyte, 1 dim). The files are gzip-compressed on the official mirrors.
+labels 2049 (ubyte, 1 dim). The files are gzip-compressed on the official mirrors; their URLs and
+md5s are the ``"fashion-mnist"`` entry of :mod:`minitorch_vision.data.manifest`.
 """
 import gzip
 import struct
@@ -12,24 +13,11 @@ import numpy as np
 import torch
 
 from ..errors import DataUnavailable
-from .download import fetch
-from .paths import data_dir as resolve_data_dir
+from .manifest import ensure
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
-MIRRORS = [
-    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-]
-# The published md5s of the compressed files (also torchvision's FashionMNIST.resources).
-FILES = {
-    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
-}
-SUBDIR = "fashion-mnist"
 _MAGIC = {2051: 3, 2049: 1}  # images: 3 dims, labels: 1 dim
 
 
@@ -62,20 +50,12 @@ def read_idx(path):
 
 
 def ensure_files(root=None, allow_download=True):
-    """Return the folder holding the four official files, downloading any that are missing."""
-    folder = resolve_data_dir(root) / SUBDIR
-    missing = [n for n in FILES if not (folder / n).exists()]
-    if missing and not allow_download:
-        raise DataUnavailable(f"missing {', '.join(missing)}: download them from {MIRRORS[0]} and put them in {folder.resolve()}/")
-    for name, md5 in FILES.items():
-        try:
-            fetch([m + name for m in MIRRORS], folder / name, md5=md5, allow_download=allow_download)
-        except DataUnavailable as e:
-            if missing:  # say everything that is missing in one line, not one file at a time
-                raise DataUnavailable(f"FashionMNIST files missing ({', '.join(missing)}) and cannot be downloaded: "
-                                      f"get them from {' or '.join(MIRRORS)} and put them in {folder.resolve()}/") from None
-            raise e from None
-    return folder
+    """The folder holding the four official files, downloading any that are missing or corrupt.
+
+    Raises DataUnavailable with the real cause (each URL's reason: checksum, HTTP 404, cut-short body;
+    permission denied or a data folder that is a file, naming the path), or offline every missing file.
+    """
+    return ensure("fashion-mnist", root, allow_download)
 
 
 def load_fashion_mnist(root=None, allow_download=True):
