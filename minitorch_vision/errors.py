@@ -8,6 +8,7 @@ the lesson prints it as ``error: <text>`` and exits 2. Anything else is a bug an
 ``EOFError``) into one sentence in our words, for the ``<what happened>`` part.
 """
 import _compat_pickle
+import errno
 import re
 
 
@@ -52,8 +53,10 @@ def summarize(exc):
             return f"its pickle asks for {modern_name(g.group(1), g.group(2))}, which no weights file needs " \
                    f"(refused before anything ran)"
         return "it holds Python objects besides tensors (refused before anything ran)"
-    if "PytorchStreamReader" in text or "central directory" in text:
-        return "it is not a complete PyTorch file (truncated or corrupted)"
+    if "PytorchStreamReader" in text or "central directory" in text or getattr(exc, "errno", None) == errno.EINVAL:
+        return "it is not a complete PyTorch file (truncated or corrupted)"  # EINVAL: a seek past a cut-off end
+    if "Invalid magic number" in text:
+        return "it is not a PyTorch file"
     if isinstance(exc, EOFError) or "Ran out of input" in text:
         return "it is empty or cut short"
     if isinstance(exc, (KeyError, IndexError)) or "invalid load key" in text:
