@@ -139,7 +139,7 @@ def main(argv=None):
     try:
         args = parse_args(argv)
         with OutputLock(args.out):  # one run_all per --out (each lesson also locks its own folder)
-            remove_stale_temps(args.out)
+            remove_stale_temps(args.out, recursive=True)
             return run_course(args)
     except MTVError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -292,7 +292,7 @@ def prepare_out(out):
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"no permission to write into {out} — pass --out to a folder you can write")
     OutputLock(out).acquire()
-    for p in remove_stale_temps(out):
+    for p in remove_stale_temps(out, recursive=True):
         print(f"removed {p} (left by a run that was killed)")
     return out
 

@@ -132,7 +132,7 @@ def test_resume_that_cannot_be_done_is_one_line(tmp_path, case):
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     with pytest.raises(ResumeRefused) as e:
         fit(model, Batches(*toy_data(), 32), None, epochs=epochs, opt=opt, out=tmp_path, resume=True,
-            progress=False, tensorboard=False)
+            progress=False)
     msg = str(e.value)
     assert "\n" not in msg and str(ck) in msg and " — " in msg
     assert {"fewer epochs": "--epochs 2", "another shape": "another model", "truncated": "truncated",

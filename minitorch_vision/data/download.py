@@ -21,21 +21,16 @@ import errno
 import hashlib
 import http.client
 import os
-import re
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, remove_stale_temps  # re-exported: prefetch and tests use it from here
 from ..errors import DataUnavailable
 
 _CHUNK = 1 << 20
-# what atomic_path and archive.safe_extract leave behind when killed: .<name>.<pid>.tmp<suffix>,
-# .<name>.<pid>.extracting
-_TEMP = re.compile(r"^\..+\.(\d+)\.(tmp(\..*)?|extracting)$")
 
 
 def file_digest(path, algo="md5"):
@@ -54,40 +49,6 @@ def expected_digest(md5=None, sha256=None):
     if md5:
         return "md5", md5.lower()
     return None, None
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)  # signal 0: no signal, only the existence check
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
-def remove_stale_temps(folder):
-    """Delete our hidden temporary files/folders in ``folder`` whose writing process has died.
-
-    Only names of our own pattern (``.<name>.<pid>.tmp*``, ``.<name>.<pid>.extracting``) whose pid
-    is no longer running; a live process's temporary file (a concurrent download) is left alone.
-    Returns the removed paths.
-    """
-    removed = []
-    try:
-        entries = list(Path(folder).iterdir())
-    except OSError:
-        return removed
-    for p in entries:
-        m = _TEMP.match(p.name)
-        if not m or int(m.group(1)) == os.getpid() or _pid_alive(int(m.group(1))):
-            continue
-        try:
-            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-            removed.append(p)
-        except OSError:
-            pass  # read-only folder: the next writable run removes it
-    return removed
 
 
 class _LocalError(Exception):

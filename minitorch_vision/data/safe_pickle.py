@@ -20,13 +20,12 @@ Every pickle read in the package (audit; keep this list current):
 
 No other ``pickle.load`` / ``torch.load`` exists in the package (``grep -rn "pickle.load\\|torch.load"``).
 """
-import _compat_pickle
 import codecs
 import pickle
 
 import numpy as np
 
-from ..errors import DataUnavailable
+from ..errors import DataUnavailable, modern_name
 
 
 def _latin1_encode(text, encoding="latin1"):
@@ -49,17 +48,6 @@ CIFAR_GLOBALS = {
 
 class PickleRefused(DataUnavailable):
     """A pickle asked for a global outside the allow-list (a tampered or foreign file)."""
-
-
-def modern_name(module, name):
-    """The Python 3 name of a global as a Python 2 pickle spells it (``commands.Popen`` -> ``subprocess.Popen``).
-
-    The same mapping ``pickle.Unpickler`` applies for protocols < 3 (``fix_imports``), so a refusal names
-    what would really have been imported.
-    """
-    if (module, name) in _compat_pickle.NAME_MAPPING:
-        return _compat_pickle.NAME_MAPPING[(module, name)]
-    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
 
 
 class RestrictedUnpickler(pickle.Unpickler):
