@@ -118,7 +118,7 @@ def read_image_folder(root, split, classes=None, size=None, limit_per_class=None
                 img = (resize(img, size) * 255.0).round().clamp(0, 255).to(torch.uint8)
             elif xs and img.shape != xs[0].shape:
                 raise DataUnavailable(f"{f} is {tuple(img.shape[1:])}, others are {tuple(xs[0].shape[1:])} — "
-                                      f"resize the images in {base} to one size (CIFAR-10's is 32x32; from Python, size= does it), "
+                                      f"resize the images in {base} to one size (CIFAR-10's is 32x32), "
                                       f"or use --source pickles")
             xs.append(img)
             ys.append(label)
