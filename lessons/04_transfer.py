@@ -44,7 +44,7 @@ SIZES = {"shots": ((5, 10, 50), (5, 10)), "test_per_class": (100, 20), "head_ste
 
 
 def _default(name):
-    full, quick = SIZES[name]
+    full, quick = (",".join(map(str, v)) if isinstance(v, tuple) else v for v in SIZES[name])
     return f" (default: {full}; {quick} with --quick)"
 
 
