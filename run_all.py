@@ -40,8 +40,7 @@ from minitorch_vision.weights import RESNET18_FILE  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = Parser(description=__doc__.strip().splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--quick", action="store_true", help="each lesson's --quick slice")
     p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
     p.add_argument("--out", default="runs/all", help="output folder: one sub-folder per lesson plus the report")

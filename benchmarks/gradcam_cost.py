@@ -12,18 +12,14 @@ and prints the ratio gradcam / plain (goal <= 1.2). Median of interleaved repeti
     python benchmarks/gradcam_cost.py [--reps 15] [--threads 1]
 """
 import argparse
-import statistics
-import sys
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import median_times  # also puts the repository on the import path
 
-import torch  # noqa: E402
+import torch
 
-from minitorch_vision.gradcam import ClassTarget, GradCAM  # noqa: E402
-from minitorch_vision.models.cnn import CNN, CNNConfig  # noqa: E402
-from minitorch_vision.models.resnet import resnet18  # noqa: E402
+from minitorch_vision.gradcam import ClassTarget, GradCAM
+from minitorch_vision.models.cnn import CNN, CNNConfig
+from minitorch_vision.models.resnet import resnet18
 
 
 def plain(model, x, c):
@@ -39,19 +35,10 @@ def gradcam(model, layer, x, c):
 
 def measure(name, model, layer, x, reps):
     model.eval()
-    c = 1
-    for _ in range(3):  # warm-up (allocator, oneDNN primitives)
-        plain(model, x, c)
-        gradcam(model, layer, x, c)
-    tp, tg = [], []
-    for _ in range(reps):  # interleaved, so load changes hit both alike
-        t = time.perf_counter()
-        plain(model, x, c)
-        tp.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        gradcam(model, layer, x, c)
-        tg.append(time.perf_counter() - t)
-    p, g = statistics.median(tp), statistics.median(tg)
+    for _ in range(2):  # extra warm-up (allocator, oneDNN primitives) beyond median_times' one call
+        plain(model, x, 1)
+        gradcam(model, layer, x, 1)
+    p, g = median_times([lambda: plain(model, x, 1), lambda: gradcam(model, layer, x, 1)], reps)
     print(f"{name:<34} plain fwd+bwd {p * 1e3:8.2f} ms   Grad-CAM {g * 1e3:8.2f} ms   ratio {g / p:.3f}")
     return g / p
 

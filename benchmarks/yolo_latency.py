@@ -14,8 +14,8 @@ import copy
 import torch
 
 from _common import data_dir, median_times
-from minitorch_vision.models.yolov5 import yolov5
-from minitorch_vision.weights import load_yolov5, size_name
+from minitorch_vision.models.yolov5 import size_name, yolov5
+from minitorch_vision.yolov5_checkpoint import load_yolov5
 
 
 def main():
@@ -33,7 +33,7 @@ def main():
     unfused = yolov5(args.model).eval() if args.random else \
         load_yolov5(args.weights or data_dir(args.data_dir) / "weights" / "yolov5n.pt")
     fused = copy.deepcopy(unfused).fuse()
-    print(f"{size_name(unfused.cfg)}, {'random' if args.random else 'pretrained'} weights, batch 1, "
+    print(f"{size_name(unfused.config)}, {'random' if args.random else 'pretrained'} weights, batch 1, "
           f"threads {torch.get_num_threads()}, median of {args.repeat}, torch {torch.__version__}")
     print(f"{'size':>5} {'unfused ms':>11} {'fused ms':>9} {'unfused/fused':>14} {'max |diff| box/score':>22}")
     with torch.inference_mode():

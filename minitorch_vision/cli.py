@@ -178,8 +178,21 @@ def class_list(known):
     return parse
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` states each default once: ``(default: X)`` only where X says something (not
+    None or False, and not where the help text already gives it)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse whose errors are one ``error:`` line (exit 2 / the cell's message), not usage + exit."""
+
+    def __init__(self, *args, formatter_class=HelpFormatter, **kw):
+        super().__init__(*args, formatter_class=formatter_class, **kw)
 
     def error(self, message):
         raise MTVError(f"{message} — see {self.prog} --help")
@@ -204,7 +217,7 @@ def lesson_args(description, flags="", *, epochs=None, batch_size=None, lr=None,
     """
     install_error_handler()
     first = (description or "").strip().splitlines()[0] if description else None
-    p = Parser(description=first, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(description=first)
     p.add_argument("--data-dir", default=None, help="data folder (default: $MTV_DATA_DIR, else ./data)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<lesson> at the repository root)")
     if epochs is not None:

@@ -25,11 +25,9 @@ Usage::
     res.heatmap   # (N, H, W) in [0, 1], the input's size
     res.lowres    # (N, h, w) the ReLU'd CAM at the layer's resolution, before resizing
 
-The sanity check of Adebayo et al. 2018 ("Sanity Checks for Saliency Maps", arXiv:1810.03292)
-is :func:`cascading_randomization`: re-initialise the layers from the head down; a map that
-explains the *model* must change (its rank correlation with the original map falls).
+Whether a map explains the model at all is checked in :mod:`.sanity` (Adebayo et al. 2018).
 """
-import copy
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +35,7 @@ import torch.nn.functional as F
 
 from .detection.boxes import xywh_to_xyxy
 from .errors import MTVError
+from .nnutil import eval_mode
 
 
 # ----------------------------------------------------------------------------- targets
@@ -110,6 +109,66 @@ class CAMResult:
     classes: list
 
 
+@contextlib.contextmanager
+def frozen(model):
+    """Run the block with every parameter of ``model`` at ``requires_grad=False``, then give each
+    its own flag back: ``backward`` then computes no weight gradients and leaves no ``.grad``."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+class ActivationsAndGradients:
+    """The two hooks of Grad-CAM on one ``layer``, as a context manager (pytorch-grad-cam's design).
+
+    A forward hook stores the layer's output ``A`` (N, K, h, w) and registers a tensor hook on that
+    same output, which receives dy/dA during ``backward``. On exit (also after an exception) the
+    forward hook and any tensor hook not yet fired are removed. A layer that runs twice in one
+    forward (a shared module) keeps its *last* call.
+    """
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.calls, self.activations, self.gradients = 0, None, None
+        self._forward_handle, self._tensor_handles = None, []
+
+    def __enter__(self):
+        self._forward_handle = self.layer.register_forward_hook(self._forward)
+        return self
+
+    def __exit__(self, *exc):
+        self._forward_handle.remove()
+        self.reset()
+        return False
+
+    def reset(self):
+        """Forget the last pass and drop its tensor hooks (called before each forward and on exit)."""
+        for h in self._tensor_handles:
+            h.remove()
+        self._tensor_handles = []
+        self.calls, self.activations, self.gradients = 0, None, None
+
+    def _forward(self, module, inputs, output):
+        if not torch.is_tensor(output) or output.ndim != 4:
+            raise MTVError(f"Grad-CAM needs a layer whose output is a (N, K, h, w) tensor; "
+                           f"{type(module).__name__} returned {type(output).__name__}")
+        self.calls += 1
+        call = self.calls
+        # clone: a later in-place op (ReLU(inplace=True)) must not change what we stored
+        self.activations = output.detach().clone()
+        if output.requires_grad:
+            self._tensor_handles.append(output.register_hook(lambda g: self._backward(call, g)))
+
+    def _backward(self, call, grad):
+        if call == self.calls:
+            self.gradients = grad.detach()
+
+
 class GradCAM:
     """Hook-based Grad-CAM on one layer of ``model``, as a context manager.
 
@@ -121,61 +180,30 @@ class GradCAM:
             returns several things (e.g. ``lambda out: out["logits"]``); default: the output itself
             (a YOLOv5 in eval mode already returns one tensor, its decoded ``pred`` (N, A, 5 + nc)).
 
-    Inside the ``with`` block the model is in eval mode (dropout off, BatchNorm running stats)
-    and its parameters do not require grad (so ``backward`` computes no weight gradients and
-    leaves no ``.grad`` behind); on exit the hooks are removed and the mode and every
-    ``requires_grad`` flag are restored, also when the forward raised.
+    Inside the ``with`` block the model is in eval mode (dropout off, BatchNorm running stats;
+    :func:`nnutil.eval_mode`) and its parameters do not require grad (:func:`frozen`); on exit the
+    hooks are removed and every module's mode and every ``requires_grad`` flag are restored, also
+    when the forward raised.
     """
 
     def __init__(self, model, layer, output_fn=None):
         self.model = model
         self.layer = model.get_submodule(layer) if isinstance(layer, str) else layer
         self.output_fn = output_fn
-        self._handle = None
+        self._stack = None
 
-    # -- hooks --------------------------------------------------------------------------
     def __enter__(self):
-        self._modes = [(m, m.training) for m in self.model.modules()]  # per module: some stay frozen in eval
-        self._requires_grad = [(p, p.requires_grad) for p in self.model.parameters()]
-        try:
-            if any(mode for _, mode in self._modes):
-                self.model.eval()
-            for p, _ in self._requires_grad:
-                p.requires_grad_(False)
-            self._handle = self.layer.register_forward_hook(self._save_activation)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
+        with contextlib.ExitStack() as stack:  # a failure half-way undoes what was done
+            stack.enter_context(eval_mode(self.model))
+            stack.enter_context(frozen(self.model))
+            self._hooks = stack.enter_context(ActivationsAndGradients(self.layer))
+            self._stack = stack.pop_all()
         return self
 
     def __exit__(self, *exc):
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
-        for p, flag in self._requires_grad:
-            p.requires_grad_(flag)
-        for m, mode in self._modes:
-            if m.training != mode:
-                m.training = mode
-        return False
+        stack, self._stack = self._stack, None
+        return stack.__exit__(*exc) if stack is not None else False
 
-    def _save_activation(self, module, inputs, output):
-        if not torch.is_tensor(output) or output.ndim != 4:
-            raise MTVError(f"Grad-CAM needs a layer whose output is a (N, K, h, w) tensor; "
-                           f"{type(module).__name__} returned {type(output).__name__}")
-        # A layer that runs twice in one forward (a shared module) keeps its *last* call.
-        self._calls += 1
-        call = self._calls
-        # clone: a later in-place op (ReLU(inplace=True)) must not change what we stored
-        self._activations = output.detach().clone()
-        if output.requires_grad:
-            output.register_hook(lambda g: self._save_gradient(call, g))
-
-    def _save_gradient(self, call, grad):
-        if call == self._calls:
-            self._gradients = grad.detach()
-
-    # -- one call -----------------------------------------------------------------------
     def __call__(self, x, targets=None):
         """Grad-CAM for a batch ``x`` (N, C, H, W).
 
@@ -183,21 +211,22 @@ class GradCAM:
         or a list of N of them. A callable gets one image's output, e.g. (C,) logits, and returns
         a scalar score (see :class:`ClassTarget`, :class:`DetectionTarget`).
         """
-        if self._handle is None:
+        if self._stack is None:
             raise MTVError("use GradCAM as a context manager: `with GradCAM(model, layer) as cam: cam(x)`")
-        self._calls, self._activations, self._gradients = 0, None, None
+        hooks = self._hooks
+        hooks.reset()
         # The input requires grad so a graph exists even when every parameter is frozen.
         x = x.detach().clone().requires_grad_(True)
         with torch.enable_grad():
             out = self.model(x)
             o = self.output_fn(out) if self.output_fn is not None else out
-            if self._calls == 0:
+            if hooks.calls == 0:
                 raise MTVError("the Grad-CAM layer did not run during the forward pass")
             targets, classes = self._resolve_targets(o, targets, len(x))
             scores = torch.stack([t(o[i]) for i, t in enumerate(targets)])  # (N,)
             # Images are independent in eval mode, so d(sum)/dA_i = d(score_i)/dA_i.
             scores.sum().backward()
-        A, G = self._activations, self._gradients
+        A, G = hooks.activations, hooks.gradients
         if G is None:  # the target does not depend on this layer
             G = torch.zeros_like(A)
         weights = G.mean(dim=(2, 3))                                        # (N, K)
@@ -231,82 +260,3 @@ def grad_cam(model, layer, x, targets=None, output_fn=None):
     """One-shot :class:`GradCAM`: hooks on, one call, hooks off. Returns a :class:`CAMResult`."""
     with GradCAM(model, layer, output_fn) as cam:
         return cam(x, targets)
-
-
-# ----------------------------------------------------------------------------- sanity check
-def rank(x):
-    """Ranks (1..n) of the values of a 1-D tensor, ties given their average rank (as Spearman's
-    rho needs: a CAM has many exact zeros where the ReLU clipped)."""
-    order = torch.argsort(x)
-    _, inverse, counts = torch.unique_consecutive(x[order], return_inverse=True, return_counts=True)
-    ends = torch.cumsum(counts, 0).to(torch.float64)                 # last rank of each tie group
-    avg = ends - (counts.to(torch.float64) - 1) / 2                 # mean rank of the group
-    r = torch.empty_like(x, dtype=torch.float64)
-    r[order] = avg[inverse]
-    return r
-
-
-def spearman(a, b):
-    """Spearman rank correlation of two maps (any shape, same numel): the Pearson correlation of
-    their ranks. A constant map has no ordering: 1.0 if both maps are equal, else 0.0."""
-    a, b = a.detach().reshape(-1).cpu(), b.detach().reshape(-1).cpu()
-    ra, rb = rank(a), rank(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    den = ra.norm() * rb.norm()
-    if den == 0:
-        return 1.0 if torch.equal(a, b) else 0.0
-    return float((ra @ rb) / den)
-
-
-def randomization_order(model):
-    """Names of the modules that hold parameters of their own, from the head (output) down."""
-    names = [n for n, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))]
-    return names[::-1]
-
-
-def cascading_randomization(model, layer, x, targets=None, stop_at=None, seed=0, keep_maps=False):
-    """Adebayo et al. 2018: re-initialise layers one at a time from the head down (cumulatively,
-    on a copy of ``model``) and measure how far the Grad-CAM maps move away from the original.
-
-    The targets are fixed to the *original* model's (top-1 by default), so only the weights
-    change. Re-initialisation is each module's own ``reset_parameters()`` under ``seed``.
-
-    Returns: a list of ``{"randomized": module name, "rank_correlation": mean over images of
-    Spearman(original map, map after this and all earlier steps)}``, one per step, down to and
-    including ``stop_at`` (a module name; default: all the way to the input). The first row,
-    ``"randomized": None``, is a second run of the unchanged model (1.0 for a deterministic map).
-    Each row also has ``per_image`` correlations, and with ``keep_maps`` the ``heatmap`` (N, H, W).
-    """
-    base = grad_cam(model, layer, x, targets)
-    fixed = [ClassTarget(c) for c in base.classes] if base.classes is not None else targets
-    layer_name = layer if isinstance(layer, str) else _name_of(model, layer)
-    work = copy.deepcopy(model)
-    rows = []
-
-    def compare(tag):
-        res = grad_cam(work, layer_name, x, fixed)
-        r = [spearman(a, b) for a, b in zip(base.heatmap, res.heatmap)]
-        rows.append({"randomized": tag, "rank_correlation": sum(r) / len(r), "per_image": r})
-        if keep_maps:
-            rows[-1]["heatmap"] = res.heatmap
-
-    compare(None)
-    order = [n for n in randomization_order(work) if hasattr(work.get_submodule(n), "reset_parameters")]
-    if stop_at is not None:  # stop once every module inside ``stop_at`` has been re-initialised
-        inside = [i for i, n in enumerate(order) if n == stop_at or n.startswith(stop_at + ".")]
-        if not inside:
-            raise MTVError(f"stop_at={stop_at!r} holds no parameters to re-initialise")
-        order = order[:inside[-1] + 1]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for name in order:
-            work.get_submodule(name).reset_parameters()  # BatchNorm: also its running stats
-            compare(name)
-    return rows
-
-
-def _name_of(model, module):
-    for n, m in model.named_modules():
-        if m is module:
-            return n
-    raise MTVError("the Grad-CAM layer is not a submodule of the model")

@@ -9,6 +9,7 @@ sha256 is downloaded with a printed warning. Offline, the error says which file 
 Then the small loaders built on it: ResNet-18 (torchvision's state dict), YOLOv5 (the file readers
 live in :mod:`minitorch_vision.yolov5_checkpoint`, re-exported here) and lesson 03's CNN checkpoint.
 """
+import os
 import pickle
 from pathlib import Path
 
@@ -20,15 +21,15 @@ from .data.paths import data_dir as resolve_data_dir
 from .errors import DataUnavailable, MTVError, summarize
 from .models.cnn import CNN, config_from_state_dict
 from .models.resnet import resnet18
-from .models.yolov5 import SIZES, size_name
+from .models.yolov5 import SIZES, BackboneClassifier, YOLOv5Config, size_name
 from .yolov5_checkpoint import (CheckpointRefused, YOLOv5Checkpoint, load_yolov5, read_yolov5_checkpoint,
                                 save_yolov5, yolov5_from_checkpoint)
 
 __all__ = [
     "resolve_weights",
     "RESNET18_FILE", "RESNET18_URL", "RESNET18_SHA256", "RANDOM_WARNING", "load_state_dict_file", "check_fits",
-    "load_resnet18",
-    "YOLOV5_URL", "YOLOV5_DEFAULT_TAG", "YOLOV5_SHA256", "yolov5_weights",
+    "load_resnet18", "resnet18_source", "load_yolov5_backbone",
+    "YOLOV5_DEFAULT_TAG", "YOLOV5_SHA256", "yolov5_weights",
     # re-exported so one import serves a lesson (defined in models.yolov5 and yolov5_checkpoint)
     "size_name", "CheckpointRefused", "YOLOv5Checkpoint", "load_yolov5", "read_yolov5_checkpoint", "save_yolov5",
     "yolov5_from_checkpoint",
@@ -114,8 +115,21 @@ def check_fits(model, sd, source):
         raise MTVError(f"weights {source} do not fit {type(model).__name__}: " + "; ".join(p for p in parts if p))
 
 
+def resnet18_source():
+    """``(url, sha256)`` of the ImageNet weights: the official ones, unless the environment says otherwise.
+
+    ``$MTV_MIRROR`` (the course's mirror: a folder laid out like the data folder, served over HTTP)
+    replaces the host: ``<mirror>/weights/resnet18-f37072fd.pth``. ``$MTV_RESNET18_SHA256`` replaces the
+    expected checksum, for a mirror that serves a re-saved file (and for the test that stands a local
+    server in for the official URL); the file is still verified, against the digest you chose.
+    """
+    mirror = os.environ.get("MTV_MIRROR", "").split()
+    url = mirror[0].rstrip("/") + f"/weights/{RESNET18_FILE}" if mirror else RESNET18_URL
+    return url, os.environ.get("MTV_RESNET18_SHA256") or RESNET18_SHA256
+
+
 def load_resnet18(arg=None, data_dir=None, allow_download=True, num_classes=None,
-                  url=RESNET18_URL, sha256=RESNET18_SHA256, verbose=True):
+                  url=None, sha256=None, verbose=True):
     """A ResNet-18 with torchvision's ImageNet weights (or random ones), one call for every lesson.
 
     Args:
@@ -124,7 +138,7 @@ def load_resnet18(arg=None, data_dir=None, allow_download=True, num_classes=None
             network (prints a loud warning: nothing is transferred then).
         num_classes: if given (and not 1000), the ImageNet head is replaced by a fresh ``fc`` with
             that many outputs *after* loading, so the file always loads with ``strict=True``.
-        url, sha256: overridable for tests (a local server); lessons use the official values.
+        url, sha256: overridable for tests (a local server); default :func:`resnet18_source`.
     Returns:
         ``(model, "imagenet" | "random")``, the model in eval mode on the CPU.
     Raises:
@@ -137,7 +151,9 @@ def load_resnet18(arg=None, data_dir=None, allow_download=True, num_classes=None
             print(RANDOM_WARNING)
         kind = "random"
     else:
-        path = resolve_weights(arg, RESNET18_FILE, url, sha256=sha256, data_dir=data_dir, allow_download=allow_download)
+        default_url, default_sha256 = resnet18_source()
+        path = resolve_weights(arg, RESNET18_FILE, url or default_url, sha256=sha256 or default_sha256,
+                               data_dir=data_dir, allow_download=allow_download)
         sd = load_state_dict_file(path)
         check_fits(model, sd, path)
         model.load_state_dict(sd, strict=True)
@@ -164,6 +180,30 @@ def yolov5_weights(arg=None, size="s", data_dir=None, allow_download=True, tag=Y
         raise MTVError(f"unknown YOLOv5 size {size!r}: choose one of {', '.join(SIZES)}")
     return resolve_weights(arg, f"yolov5{size}.pt", YOLOV5_URL.format(tag=tag, size=size),
                            sha256=YOLOV5_SHA256.get((tag, size)), data_dir=data_dir, allow_download=allow_download)
+
+
+def load_yolov5_backbone(arg=None, data_dir=None, allow_download=True, num_classes=1000, pyramid=True,
+                         size="n", verbose=True):
+    """YOLOv5's COCO-trained backbone as an image classifier (:class:`models.yolov5.BackboneClassifier`).
+
+    Args:
+        arg: ``--weights``: None for ``<data>/weights/yolov5<size>.pt`` (the official v6.1 file for ``n``,
+            sha256-checked; downloaded when absent), a path to an official checkpoint or our own
+            YOLOv5 file, or ``"random"`` for an untrained backbone of the same architecture.
+        num_classes: outputs of the new (random) linear head; pyramid: pool P3, P4 and P5 (else P5).
+    Returns:
+        ``(model, "coco" | "random", source)`` with the model in eval mode on the CPU; source names the file.
+    Raises:
+        DataUnavailable / CheckpointRefused / MTVError: one line (missing, unreadable or non-YOLOv5 file).
+    """
+    if arg == "random":
+        model = BackboneClassifier(YOLOv5Config.of_size(size), num_classes, pyramid)
+        return model.eval(), "random", "random init"
+    path = yolov5_weights(arg, size, data_dir, allow_download, tag="v6.1" if size == "n" else YOLOV5_DEFAULT_TAG)
+    detector = load_yolov5(path)  # official checkpoints through the restricted reader (no code runs)
+    if verbose:
+        print(f"loaded the COCO-trained {size_name(detector.config)} backbone from {path}")
+    return BackboneClassifier.from_detector(detector, num_classes, pyramid).eval(), "coco", str(path)
 
 
 # ---- the FashionMNIST CNN of lesson 03 (reused by lesson 06) ------------------------------------------

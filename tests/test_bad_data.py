@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import need
 from helpers_http import dead_url
 from minitorch_vision.data import cifar10, download, manifest
 from minitorch_vision.data import fashion_mnist as fm
-from minitorch_vision.data.download import fetch, remove_stale_temps
+from minitorch_vision.atomic import remove_stale_temps
+from minitorch_vision.data.download import fetch
 from minitorch_vision.errors import DataUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +65,7 @@ def _evil_pickle(path, marker, kind, protocol):
 
 @pytest.mark.parametrize("reader", ["batch", "meta"])
 @pytest.mark.parametrize("kind,protocol,named", [
-    ("os.system", 2, "posix.system"),            # how os.system is pickled on Linux
+    ("os.system", 2, "os.system"),               # pickled as posix.system on Linux: named as users know it
     ("subprocess.Popen", 0, "subprocess.Popen"),  # written as commands.Popen: named by its modern module
     ("subprocess.Popen", 4, "subprocess.Popen"),
     ("builtins.eval", 2, "builtins.eval"),
@@ -80,25 +82,32 @@ def test_malicious_cifar_pickle_is_refused_before_it_runs(tmp_path, reader, kind
     assert not marker.exists()
 
 
-def test_malicious_cifar_batch_through_lesson_04(tmp_path):
-    """The lesson's command line: exit 2, one error line naming the global, no marker file."""
+def test_malicious_cifar_batch_through_lesson_04(tmp_path, data_dir):
+    """The lesson's command line: exit 2, one error line naming the global, no marker file. The tampered
+    batches have the official sizes (a pickle ignores what follows its STOP), so they pass as present."""
+    meta = need(data_dir, "cifar-10-batches-py", "batches.meta")
     data, marker = tmp_path / "data", tmp_path / "PWNED"
     batches = data / "cifar-10-batches-py"
     batches.mkdir(parents=True)
-    for name in cifar10.TRAIN_FILES + cifar10.TEST_FILES:
-        _evil_pickle(batches / name, marker, "os.system", 2)
+    (batches / "batches.meta").write_bytes(meta.read_bytes())
+    for f in manifest.ENTRIES["cifar-10"].members:
+        if f.path.endswith("batches.meta"):
+            continue
+        path = data / f.path
+        _evil_pickle(path, marker, "os.system", 2)
+        with open(path, "ab") as out:
+            out.write(b"\0" * max(0, f.size - path.stat().st_size))
     r = subprocess.run([sys.executable, str(ROOT / "lessons" / "04_transfer.py"), "--quick", "--no-download",
                         "--weights", "random", "--source", "pickles", "--threads", "1", "--data-dir", str(data),
                         "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "MTV_DATA_DIR": ""})
     err = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
-    assert len([ln for ln in err if ln.startswith("error:")]) == 1 and "posix.system" in r.stderr
+    assert len([ln for ln in err if ln.startswith("error:")]) == 1 and "os.system" in r.stderr
     assert not marker.exists()
 
 
 def test_real_cifar_meta_still_reads(data_dir):
-    from conftest import need
     assert cifar10.read_meta(need(data_dir, "cifar-10-batches-py", "batches.meta").parent) == cifar10.CLASSES
 
 

@@ -1,27 +1,14 @@
 """Box utilities and the hand-written NMS: edge cases, the plain-loop definition, torchvision
 (when importable) and the stored torchvision outputs in reference/yolov5/nms_cases.pt."""
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from conftest import need
-from minitorch_vision.detection import nms as nms_module
+from torchvision_ref import torchvision
+from minitorch_vision.detection import nms_sweep
 from minitorch_vision.detection.boxes import box_area, box_iou, clip_boxes, xywh_to_xyxy, xyxy_to_xywh
 from minitorch_vision.detection.nms import batched_nms, nms, nms_reference, non_max_suppression
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
-
-def _torchvision():
-    try:
-        sys.path.insert(0, str(SHARED / "tools"))
-        import torchvision_cpu_compat  # noqa: F401
-        import torchvision
-        return torchvision
-    except Exception as e:  # noqa: BLE001 - any import failure means "no reference available"
-        pytest.skip(f"skipped: torchvision not importable ({type(e).__name__}: {e})")
 
 
 def random_boxes(n, seed, integer=False):
@@ -56,8 +43,8 @@ def test_box_area_and_iou_by_hand():
     assert box_iou(a, torch.zeros(0, 4)).shape == (1, 0)
 
 
-def test_box_iou_equals_torchvision():
-    tv = _torchvision()
+def test_box_iou_equalstorchvision():
+    tv = torchvision()
     b1, _ = random_boxes(300, 1)
     b2, _ = random_boxes(200, 2, integer=True)
     assert torch.equal(box_iou(b1, b2), tv.ops.box_iou(b1, b2))
@@ -97,7 +84,7 @@ def test_nms_iou_exactly_at_threshold_is_kept():
     assert nms_reference(boxes, scores, 0.5).tolist() == [0, 1]
 
 
-def test_nms_compares_float_iou_in_double_like_torchvision():
+def test_nms_compares_float_iou_in_double_liketorchvision():
     # IoU = 600 / 2000: the float32 quotient 0.3f = 0.30000001 is > the double 0.3, so torchvision
     # (C++ float-vs-double comparison) suppresses; a plain float32 comparison would keep it
     boxes = torch.tensor([[86.0, 108.0, 136.0, 148.0], [96.0, 116.0, 116.0, 146.0]])
@@ -146,13 +133,13 @@ def test_nms_small_blocks_same_answer(monkeypatch):
     """The band is processed in blocks bounded by _PAIR_CHUNK; tiny blocks give the same result."""
     boxes, scores = random_boxes(400, 7)
     full = nms(boxes, scores, 0.4)
-    monkeypatch.setattr(nms_module, "_PAIR_CHUNK", 50)
+    monkeypatch.setattr(nms_sweep, "_PAIR_CHUNK", 50)
     assert torch.equal(nms(boxes, scores, 0.4), full)
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_nms_and_batched_nms_equal_torchvision(seed):
-    tv = _torchvision()
+    tv = torchvision()
     boxes, scores = random_boxes(500, 10 + seed, integer=seed % 2 == 1)
     for t in (0.3, 0.5, 0.7):
         assert torch.equal(nms(boxes, scores, t), tv.ops.nms(boxes, scores, t))

@@ -42,7 +42,6 @@ def test_check_on_the_shared_data_lists_everything_present(data_dir):
     need(data_dir, "coco128")
     r = run(data_cmd("check", "--data-dir", data_dir))
     assert r.returncode == 0, r.stdout + r.stderr
-    rows = dict(line.split(None, 1)[::-1] for line in r.stdout.splitlines()[:-1])
     lines = r.stdout.splitlines()[:-1]
     assert len(lines) == len(manifest.ENTRIES)
     for line in lines:
@@ -50,7 +49,7 @@ def test_check_on_the_shared_data_lists_everything_present(data_dir):
         e = manifest.ENTRIES[key]
         # not present only where a lesson has a fallback: optional weights, CIFAR's image folder
         assert state == "present" or e.optional or "serves instead" in line, line
-    assert rows and "every file the lessons need is in" in r.stdout
+    assert "every file the lessons need is in" in r.stdout
 
 
 def test_check_on_an_empty_folder_lists_everything_missing_exit_1(tmp_path):
@@ -134,7 +133,7 @@ def test_first_run_end_to_end_through_a_mirror(data_dir, tmp_path):
         res6 = json.loads((out / "06_interpretability" / "results.json").read_text())
         assert "skipped" not in json.dumps(res6), res6
         assert (out / "06_interpretability" / "gradcam_yolo_detection.png").is_file()
-        assert (out / "06_interpretability" / "gradcam_resnet_two_objects.png").is_file()
+        assert (out / "06_interpretability" / "gradcam_photo_both.png").is_file()  # a pretrained classifier: yolov5n backbone here
         n = len(got)
         r2 = run(["run_all.py", "--fetch-only", "--data-dir", data, "--out", out], mirror=url)
         assert r2.returncode == 0 and "nothing to download" in r2.stdout, r2.stdout + r2.stderr

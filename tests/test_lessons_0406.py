@@ -50,9 +50,10 @@ def test_04_quick_keeps_the_flags_given(data_dir, tmp_path):
     assert r.stdout.count("frozen_k4_noaug") == 1 and "trained earlier" in r.stdout
 
 
-def test_06_without_photo_skips_resnet_and_keeps_epochs(data_dir, tmp_path):
-    """A data folder with FashionMNIST only (no images/, no weights): the ResNet and YOLO parts are
-    skipped with a note in results.json, the rest runs; --epochs 2 survives --quick (whose default is 1)."""
+def test_06_without_photo_skips_the_photo_part_and_keeps_epochs(data_dir, tmp_path):
+    """A data folder with FashionMNIST only (no images/, no weights): the photo and YOLO parts are
+    skipped with a one-line note and a results.json entry, never shown with an untrained network; the
+    rest runs; --epochs 2 survives --quick (whose default is 1)."""
     need(data_dir, "fashion-mnist", "train-images-idx3-ubyte.gz")
     data = tmp_path / "data"
     data.mkdir()
@@ -62,9 +63,12 @@ def test_06_without_photo_skips_resnet_and_keeps_epochs(data_dir, tmp_path):
              "--cnn-from", tmp_path / "no_lesson_03"])
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out / "results.json").read_text())
-    assert set(res["resnet"]) == {"skipped"} and "both.png" in res["resnet"]["skipped"]
+    assert set(res["photo"]) == {"skipped"} and "both.png" in res["photo"]["skipped"]
     assert set(res["yolo"]) == {"skipped"}
-    assert "ResNet-18 part skipped" in r.stdout
+    assert r.stdout.count("note: the photo part skipped") == 1 and "note: the YOLOv5 part skipped" in r.stdout
     assert res["cnn"]["source"].startswith("trained here (2 epoch(s)")
-    assert res["sanity_check"]["steps"] and "gradcam_resnet_two_objects.png" not in res["figures"]
+    files = [f["file"] for f in res["figures"]]
+    assert res["sanity_check"]["steps"] and files == ["gradcam_right.png", "gradcam_mistakes.png", "sanity_check.png"]
+    assert all(f["caption"] for f in res["figures"])
+    assert res["by_hand_max_abs_diff"] < 1e-5 and res["sanity_check"]["unchanged"] == 1.0
     assert (out / "sanity_check.png").is_file() and not list(out.glob("*.tmp*"))

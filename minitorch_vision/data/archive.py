@@ -5,19 +5,32 @@ absolute path, or a symlink that points outside and is then written through ("zi
 CVE-2007-4559 for tarfile). :func:`safe_extract` checks every member first and refuses the whole
 archive if one would land outside the destination (Python 3.12's ``tarfile`` ``data`` filter has the
 same rules; this works on 3.10+ and for zip files too). Extraction goes to a hidden temporary folder
-``.<dest>.<pid>.extracting`` beside the destination and each top-level entry is renamed into place
-only when everything succeeded, so an interrupted extraction never leaves half a dataset.
+``<dest>/.<archive>.<pid>.extracting`` and each top-level entry is renamed into place only when
+everything succeeded, so an interrupted extraction never leaves half a dataset; the folder of an
+extraction that was killed is removed by the next one (:func:`remove_stale_extractions`).
 """
 import os
+import re
 import shutil
 import stat
 import tarfile
 import zipfile
 from pathlib import Path
 
+from ..atomic import pid_alive
 from ..errors import DataUnavailable
 
 _BLOCK = 1 << 20
+_EXTRACTING = re.compile(r"^\..+\.(\d+)\.extracting$")
+
+
+def remove_stale_extractions(folder):
+    """Delete ``folder/.<archive>.<pid>.extracting`` folders whose process is gone; return them."""
+    stale = [p for p in Path(folder).glob(".*.extracting")
+             if (m := _EXTRACTING.match(p.name)) and p.is_dir() and not pid_alive(int(m.group(1)))]
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
 
 
 def check_member(name, dest, *, link=None, special=False):
@@ -76,7 +89,8 @@ def safe_extract(archive, dest):
     Raises DataUnavailable naming the offending member, or the archive when it cannot be read.
     """
     dest = Path(dest).resolve()
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.extracting")  # per process: torchrun ranks never share it
+    remove_stale_extractions(dest)
+    tmp = dest / f".{Path(archive).name}.{os.getpid()}.extracting"  # per process: torchrun ranks never share it
     opener = _zip_members if zipfile.is_zipfile(archive) else _tar_members
     try:
         handle, members = opener(archive, dest)

@@ -15,7 +15,8 @@ Failure rules, each ending in one :class:`DataUnavailable` line:
 - a problem on the local disk (read-only or non-writable folder, disk full, the data folder is a
   file) stops at once with a line naming the path: another URL would not help;
 - hidden temporary files of a download that was killed (``SIGKILL``, power cut) are removed the next
-  time a file is fetched into that folder (:func:`remove_stale_temps`), only when their process is gone.
+  time a file is fetched into that folder (:func:`minitorch_vision.atomic.remove_stale_temps`), only
+  when their process is gone.
 """
 import errno
 import hashlib
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_path, remove_stale_temps  # re-exported: prefetch and tests use it from here
+from ..atomic import atomic_path, remove_stale_temps
 from ..errors import DataUnavailable
 
 _CHUNK = 1 << 20
@@ -166,10 +167,7 @@ def fetch(urls, dest, *, md5=None, sha256=None, allow_download=True, timeout=30,
         except _LocalError as e:
             raise DataUnavailable(disk_error(e.path, e.err)) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
-            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS) \
-                    and not isinstance(e, urllib.error.URLError):  # from atomic_path's rename: local
-                raise DataUnavailable(disk_error(dest, e)) from None
-            reasons.append(f"{url}: {_reason(e)}")
+            reasons.append(f"{url}: {_reason(e)}")  # (atomic_path turns a failed rename into OutputError)
     kept = f"; the corrupt copy was kept as {aside}" if aside.exists() else ""
     raise DataUnavailable(f"cannot download {dest.name} ({'; '.join(reasons) or 'no URL'}) — put the file "
                           f"from {where}{kept}")

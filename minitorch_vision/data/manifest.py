@@ -231,7 +231,7 @@ def missing_message(entries, root, reasons=None):
 
 def _sources(f, entry):
     """(URLs to try, official URL for messages) of file ``f``: the mirrors when set, else its official URLs."""
-    official = (f.urls or entry.files[0].urls)[0]
+    official = f.urls[0] if f.urls else f"{entry.files[0].urls[0]} (extracted)"  # a member comes from its archive
     bases = mirrors()
     return ([b + f.path for b in bases] if bases else list(f.urls)), official
 

@@ -1,13 +1,14 @@
 """The whole course's data at once: what ``python -m minitorch_vision.data fetch | check`` and
 ``run_all.py`` do, built on the table and :func:`~minitorch_vision.data.manifest.fetch_entry`.
 """
-import os
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from ..errors import DataUnavailable
-from .download import file_digest, remove_stale_temps
+from ..atomic import remove_stale_temps
+from .archive import remove_stale_extractions
+from .download import file_digest
 from .manifest import ENTRIES, fetch_entry, is_present, lesson_keys, missing_message, verify
 from .paths import data_dir as resolve_data_dir
 
@@ -40,9 +41,9 @@ def fetch_all(keys, data_dir=None, log=print):
     that is still missing with its official URL and folder (each one's reason was logged above it).
     """
     root = resolve_data_dir(data_dir)
+    remove_stale_temps(root)  # what killed downloads and extractions left
     if root.is_dir():
-        for folder, _, _ in os.walk(root):
-            remove_stale_temps(folder)
+        remove_stale_extractions(root)
     entries = [ENTRIES[k] for k in keys]
     elsewhere = [e for e in entries if _alternative(e, root) and not is_present(e, root)]
     for e in elsewhere:

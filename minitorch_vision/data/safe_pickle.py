@@ -36,13 +36,14 @@ def _latin1_encode(text, encoding="latin1"):
 
 
 _reconstruct = np.zeros(0).__reduce__()[0]  # numpy's array-rebuilding function, wherever this numpy keeps it
-# (module, name) -> object. numpy moved ``core`` to ``_core`` in 2.0; files name either.
+# "module.name" (as errors.modern_name spells it) -> object. numpy moved ``core`` to ``_core`` in 2.0;
+# files name either.
 CIFAR_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): _latin1_encode,
+    "numpy.core.multiarray._reconstruct": _reconstruct,
+    "numpy._core.multiarray._reconstruct": _reconstruct,
+    "numpy.ndarray": np.ndarray,
+    "numpy.dtype": np.dtype,
+    "_codecs.encode": _latin1_encode,
 }
 
 
@@ -51,7 +52,10 @@ class PickleRefused(DataUnavailable):
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only ``allowed`` globals ({(module, name): object}); anything else is refused.
+    """An unpickler that resolves only ``allowed`` globals ({"module.name": object}); anything else is refused.
+
+    Names are compared as :func:`minitorch_vision.errors.modern_name` spells them (a Python 2 pickle's
+    ``commands.Popen`` is ``subprocess.Popen``), so a refusal names what would really have been imported.
 
     ``path`` and ``what`` (e.g. ``"CIFAR-10 batch"``) only word the refusal.
     """
@@ -61,10 +65,10 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.allowed, self.path, self.what = allowed, path, what
 
     def find_class(self, module, name):
-        module, name = modern_name(module, name)
-        if (module, name) in self.allowed:
-            return self.allowed[(module, name)]
-        raise PickleRefused(f"refused to load {self.path}: its pickle asks for {module}.{name}, which a "
+        key = modern_name(module, name)
+        if key in self.allowed:
+            return self.allowed[key]
+        raise PickleRefused(f"refused to load {self.path}: its pickle asks for {key}, which a "
                             f"{self.what} never contains (a tampered file?) — delete it and download it again")
 
 

@@ -46,6 +46,8 @@ def draw_detections(image, dets, names=None, line_width=None):
     im = im.convert("RGB")  # always a copy: the caller's image stays untouched
     if isinstance(dets, torch.Tensor):
         dets = dets.detach().cpu().tolist()
+    # the outline is 0.4% of the short side (at least 2 px), so boxes stay visible when a large
+    # photo is shown scaled down; the label text grows with it (at least 11 px, readable in a report)
     lw = line_width or max(2, round(min(im.size) / 250))
     font = _font(max(11, 5 * lw + 2))
     draw = ImageDraw.Draw(im)
@@ -62,8 +64,9 @@ def draw_detections(image, dets, names=None, line_width=None):
         tw, th = right - left, bottom - top
         pad = max(1, lw // 2)
         ty = y1 - th - 2 * pad if y1 - th - 2 * pad >= 0 else y1  # above the box if it fits
-        draw.rectangle((x1, ty, x1 + tw + 2 * pad, ty + th + 2 * pad), fill=color)
-        draw.text((x1 + pad - left, ty + pad - top), text, fill=_text_color(color), font=font)
+        tx = max(0, min(x1, im.width - tw - 2 * pad))  # shifted left rather than cut off at the right edge
+        draw.rectangle((tx, ty, tx + tw + 2 * pad, ty + th + 2 * pad), fill=color)
+        draw.text((tx + pad - left, ty + pad - top), text, fill=_text_color(color), font=font)
     return im
 
 

@@ -4,15 +4,7 @@ YOLOv5 takes a (3, H, W) image with H and W multiples of the largest stride (32)
 scales the image by one factor ``r`` (aspect ratio kept) and pads it with grey (114) to that shape;
 ``scale_boxes`` undoes it for the predicted boxes (minus the padding, divided by ``r``).
 
-The official code resizes with OpenCV; to reproduce its numbers exactly we reproduce its resizers
-in integer torch arithmetic (no OpenCV at run time):
-
-* ``resize_linear`` = ``cv2.resize(..., INTER_LINEAR)`` on uint8: half-pixel-centre bilinear with
-  weights quantised to 11 bits and OpenCV's vectorised rounding. Bit-exact on bus.jpg (tests);
-  OpenCV rounds the last few pixels of a row in a scalar loop that can differ by 1 grey level.
-* ``resize_area`` = ``cv2.resize(..., INTER_AREA)`` when shrinking: each output pixel is the
-  area-weighted mean of the input pixels it covers (for integer factors, a plain block mean,
-  like Pillow's ``Image.BOX``), rounded half to even.
+The official code resizes with OpenCV; :mod:`.resize` reproduces its resizers bit for bit.
 
 Two ways of letterboxing, as in the official scripts:
 
@@ -29,62 +21,9 @@ import numpy as np
 import torch
 
 from .boxes import clip_boxes
+from .resize import resize_area, resize_linear
 
 PAD_VALUE = 114
-
-
-# ----------------------------------------------------------------------------------- resizing
-def _linear_taps(src, dst):
-    """Source indices (i0, i1) and 11-bit weights (w0, w1) per output index, as OpenCV computes them."""
-    scale = 1.0 / (dst / src)                                                # double, as cv::resize
-    f = ((torch.arange(dst, dtype=torch.float64) + 0.5) * scale - 0.5).float()
-    i0 = torch.floor(f)
-    f = f - i0
-    i0 = i0.long()
-    low, high = i0 < 0, i0 >= src - 1                                        # borders: replicate
-    f = torch.where(low | high, torch.zeros_like(f), f)
-    i0 = i0.clamp(0, src - 1)
-    i1 = (i0 + 1).clamp(max=src - 1)
-    w0 = torch.round((1.0 - f) * 2048).long()                                # cvRound: half to even
-    w1 = torch.round(f * 2048).long()
-    return i0, i1, w0, w1
-
-
-def resize_linear(img, size_hw):
-    """Bilinear resize of a uint8 (C, H, W) image to ``size_hw`` exactly like OpenCV's INTER_LINEAR."""
-    h, w = size_hw
-    c, H, W = img.shape
-    if (H, W) == (h, w):
-        return img.clone()
-    x = img.long()
-    i0, i1, a0, a1 = _linear_taps(W, w)
-    j0, j1, b0, b1 = _linear_taps(H, h)
-    rows = x[:, :, i0] * a0 + x[:, :, i1] * a1                   # (C, H, w), weights sum to 2048
-    s0, s1 = rows[:, j0] >> 4, rows[:, j1] >> 4                  # OpenCV's SIMD path: 16-bit products
-    out = (((b0.view(1, -1, 1) * s0) >> 16) + ((b1.view(1, -1, 1) * s1) >> 16) + 2) >> 2
-    return out.clamp(0, 255).to(torch.uint8)
-
-
-def _area_weights(src, dst):
-    """(dst, src) matrix: share of input pixel j in output pixel i (rows sum to 1), for dst <= src."""
-    scale = src / dst
-    lo = torch.arange(dst, dtype=torch.float64) * scale                     # output pixel i covers
-    hi = lo + scale                                                         # [i*scale, (i+1)*scale)
-    j = torch.arange(src, dtype=torch.float64)
-    overlap = (torch.minimum(hi[:, None], j[None] + 1) - torch.maximum(lo[:, None], j[None])).clamp(min=0)
-    return overlap / scale
-
-
-def resize_area(img, size_hw):
-    """Shrink a uint8 (C, H, W) image by area averaging (OpenCV INTER_AREA); enlarging -> bilinear."""
-    h, w = size_hw
-    c, H, W = img.shape
-    if h > H or w > W:
-        return resize_linear(img, size_hw)
-    if (H, W) == (h, w):
-        return img.clone()
-    out = _area_weights(H, h) @ img.double() @ _area_weights(W, w).T      # (C, h, w)
-    return torch.round(out).clamp(0, 255).to(torch.uint8)
 
 
 # -------------------------------------------------------------------------------- letterboxing
@@ -112,6 +51,9 @@ def letterbox(img, new_shape=640, stride=32, auto=True, scaleup=True, pad_value=
     dw, dh = dw / 2, dh / 2
     if (h1, w1) != (h0, w0):
         img = resize_linear(img, (h1, w1))
+    # dh is half the total padding: for an odd total it ends in .5, where Python's round (half to
+    # even) would give both sides the same even number, one pixel short or over in total;
+    # -0.1 / +0.1 rounds the top down and the bottom up (the odd pixel goes bottom / right)
     top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
     left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
     out = torch.full((img.shape[0], h1 + top + bottom, w1 + left + right), pad_value, dtype=torch.uint8)

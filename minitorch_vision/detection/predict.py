@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from ..data.images import read_image
-from ..errors import DataUnavailable
+from ..data.images import list_images, read_image
+from ..errors import DataUnavailable, MTVError
 from ..nnutil import eval_mode
 from .letterbox import letterbox, scale_boxes
 from .nms import non_max_suppression
@@ -36,6 +36,32 @@ def preprocess(img, img_size=640, stride=32):
     """uint8 (3, H, W) -> (float (1, 3, h, w) in [0, 1], letterboxed uint8 (3, h, w))."""
     lb, _, _ = letterbox(img, img_size, stride=stride, auto=True)
     return (lb.float() / 255)[None], lb
+
+
+def image_files(paths):
+    """Image files from a list of files and folders (a folder: its images, sorted by name).
+
+    An empty folder is a one-line :class:`MTVError` (the user asked for its images); a path that is
+    not an image is kept, so the reader can report it."""
+    files = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = list_images(p)
+            if not found:
+                raise MTVError(f"{p}: the folder is empty (no .jpg, .png, ... files) — put images there or pass other files")
+            files += found
+        else:
+            files.append(p)
+    return files
+
+
+def check_readable(unreadable, n_images):
+    """After drawing every readable image: one :class:`MTVError` listing the ``(key, reason)`` pairs of
+    the unreadable ones (exit status 2), if there are any."""
+    if unreadable:
+        listed = "; ".join(f"{k}: {why}" for k, why in unreadable[:3]) + ("; ..." if len(unreadable) > 3 else "")
+        raise MTVError(f"{len(unreadable)} of {n_images} images could not be read ({listed}) "
+                       "— the others were drawn; replace or remove the unreadable files")
 
 
 def source_keys(paths):

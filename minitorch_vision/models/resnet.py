@@ -100,6 +100,24 @@ class ResNet(nn.Module):
 
     # ---- transfer learning helpers -------------------------------------------------------
     STAGES = ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc")
+    LAST_STAGE = "layer4"  # fine-tuning trains the last stage (plus the head)
+
+    def forward_until(self, x, stage):
+        """Run from the input up to and including ``stage`` (``"layer1"`` .. ``"layer4"``) and return
+        that activation: what a frozen part of the network computes, so it can be cached."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for name in ("layer1", "layer2", "layer3", "layer4"):
+            x = getattr(self, name)(x)
+            if name == stage:
+                return x
+        raise ValueError(f"unknown stage {stage!r}")
+
+    def forward_from(self, x, stage):
+        """The rest of the network after ``stage``, to the logits: the inverse split of ``forward_until``."""
+        names = ("layer1", "layer2", "layer3", "layer4")
+        for name in names[names.index(stage) + 1:]:
+            x = getattr(self, name)(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
 
     def replace_head(self, num_classes):
         """A fresh, randomly initialised ``fc`` with ``num_classes`` outputs (the ImageNet head is dropped)."""
@@ -111,8 +129,11 @@ class ResNet(nn.Module):
         """Freeze every stage before ``train_from`` (one of ``STAGES``); return the trainable parameters.
 
         Frozen stages get ``requires_grad=False`` (the optimizer never sees them and autograd stores no
-        activations for them) and stay in eval mode even under ``model.train()``, so their BatchNorm
-        running statistics are not overwritten by the few images of the new task.
+        activations for them) and stay in eval mode even under ``model.train()``. While anything is
+        frozen, every BatchNorm (in the trained stages too) keeps its pretrained running statistics and
+        normalises with them; only its scale and shift train. Statistics from batches of a few dozen
+        small images (layer4 is 2x2 at 64 px) are noisy, and would not match what the frozen stages
+        were trained with (Detectron's "FrozenBN" for fine-tuning does the same).
         ``train_from="fc"``: a frozen backbone (linear probe); ``"layer4"``: fine-tune the last block;
         ``"conv1"``: train everything.
         """
@@ -127,7 +148,11 @@ class ResNet(nn.Module):
     def train(self, mode=True):
         super().train(mode)
         for name in self.frozen:
-            getattr(self, name).eval()  # frozen BN layers keep their (ImageNet) running statistics
+            getattr(self, name).eval()  # frozen stages: no dropout/BN updates
+        if self.frozen:  # adapting a pretrained network: every BN normalises with its pretrained statistics
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
         return self
 
 
@@ -136,23 +161,4 @@ def resnet18(num_classes=1000):
     return ResNet(ResNetConfig(layers=(2, 2, 2, 2), num_classes=num_classes))
 
 
-def forward_until(model, x, stage):
-    """Run ``model`` from its input up to and including ``stage`` (e.g. ``"layer3"``), returning that
-    activation. Used to cache what a frozen part of the network computes."""
-    x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-    for name in ("layer1", "layer2", "layer3", "layer4"):
-        x = getattr(model, name)(x)
-        if name == stage:
-            return x
-    raise ValueError(f"unknown stage {stage!r}")
-
-
-def forward_from(model, x, stage):
-    """The rest of ``model`` after ``stage``: the inverse split of :func:`forward_until`."""
-    names = ("layer1", "layer2", "layer3", "layer4")
-    for name in names[names.index(stage) + 1:]:
-        x = getattr(model, name)(x)
-    return model.fc(torch.flatten(model.avgpool(x), 1))
-
-
-__all__ = ["ResNetConfig", "BasicBlock", "ResNet", "resnet18", "forward_until", "forward_from"]
+__all__ = ["ResNetConfig", "BasicBlock", "ResNet", "resnet18"]

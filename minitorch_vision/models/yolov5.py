@@ -352,3 +352,90 @@ def map_official_state_dict(model, official):
             raise ValueError(f"checkpoint {ours_to_official(k)} has shape {tuple(v.shape)}, "
                              f"the model expects {tuple(ours[k].shape)}")
     return mapped
+
+
+# --------------------------------------------------------------------------------------------------
+# The backbone alone as an image classifier (lesson 04: a detector's features reused for classification)
+
+class BackboneClassifier(nn.Module):
+    """YOLOv5's backbone, global average pooling and a linear head: image (N, 3, H, W) -> logits (N, classes).
+
+    Input: RGB in [0, 1], no mean/std (YOLOv5's own preprocessing); any H, W >= 32. ``pyramid=False``
+    pools P5 only, a (N, c(1024)) vector; ``pyramid=True`` concatenates the pooled P3, P4 and P5,
+    (N, c(256) + c(512) + c(1024)): finer, less COCO-specific features beside the last ones.
+    The stage names are the backbone's (``Backbone``) plus ``fc``, in the order they run, so
+    ``freeze`` and the cached partial forwards work as for :class:`~minitorch_vision.models.resnet.ResNet`.
+    """
+
+    STAGES = ("stem", "down2", "stage2", "down3", "stage3", "down4", "stage4", "down5", "stage5", "sppf", "fc")
+    LAST_STAGE = "stage5"  # fine-tuning trains the last C3 and the SPPF after it (plus the head)
+
+    def __init__(self, config=None, num_classes=1000, pyramid=True):
+        super().__init__()
+        self.config = config = YOLOv5Config() if config is None else config
+        self.pyramid = pyramid
+        self.backbone = Backbone(config)
+        c = config.ch
+        self.features = c(256) + c(512) + c(1024) if pyramid else c(1024)
+        self.fc = nn.Linear(self.features, num_classes)
+        self.frozen = ()  # names of stages kept in eval mode (see ``freeze``)
+
+    @classmethod
+    def from_detector(cls, detector, num_classes=1000, pyramid=True):
+        """A classifier whose backbone is a copy of ``detector.backbone``'s weights (the head is new)."""
+        model = cls(detector.config, num_classes, pyramid)
+        model.backbone.load_state_dict(detector.backbone.state_dict(), strict=True)
+        return model
+
+    def forward_until(self, x, stage):
+        """Run up to and including ``stage``. Returns ``(pooled, x)``: the pooled P3/P4 seen so far
+        (``pyramid``; else an empty (N, 0) tensor) and the feature map after ``stage``."""
+        pooled = x.new_zeros(x.shape[0], 0)
+        for name in self.STAGES[:self.STAGES.index(stage) + 1]:
+            x = getattr(self.backbone, name)(x)
+            if self.pyramid and name in ("stage3", "stage4"):       # P3 (stride 8), P4 (stride 16)
+                pooled = torch.cat((pooled, x.mean((2, 3))), dim=1)
+        return pooled, x
+
+    def forward_from(self, h, stage):
+        """The rest after ``stage``, from ``forward_until``'s ``(pooled, x)`` to the logits."""
+        pooled, x = h
+        for name in self.STAGES[self.STAGES.index(stage) + 1:-1]:
+            x = getattr(self.backbone, name)(x)
+            if self.pyramid and name in ("stage3", "stage4"):
+                pooled = torch.cat((pooled, x.mean((2, 3))), dim=1)
+        return self.fc(torch.cat((pooled, x.mean((2, 3))), dim=1))
+
+    def forward_features(self, x):                       # (N, 3, H, W)
+        pooled, p5 = self.forward_until(x, "sppf")       # (N, 0 or c(256)+c(512)), (N, c(1024), H/32, W/32)
+        return torch.cat((pooled, p5.mean((2, 3))), dim=1)  # (N, self.features)
+
+    def forward(self, x):
+        return self.fc(self.forward_features(x))         # (N, num_classes)
+
+    def replace_head(self, num_classes):
+        """A fresh, randomly initialised ``fc`` with ``num_classes`` outputs."""
+        self.fc = nn.Linear(self.features, num_classes).to(self.fc.weight.device)
+        return self.fc
+
+    def freeze(self, train_from="fc"):
+        """Freeze every stage before ``train_from`` (one of ``STAGES``); return the trainable parameters.
+        Frozen stages get no gradients and stay in eval mode; as in ``ResNet.freeze``, while anything is
+        frozen every BatchNorm keeps its COCO statistics (only its scale and shift train)."""
+        self.frozen = self.STAGES[:self.STAGES.index(train_from)]
+        for name in self.STAGES:
+            module = self.fc if name == "fc" else getattr(self.backbone, name)
+            for p in module.parameters():
+                p.requires_grad_(name not in self.frozen)
+        self.train(self.training)
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def train(self, mode=True):
+        super().train(mode)
+        for name in self.frozen:
+            getattr(self.backbone, name).eval()
+        if self.frozen:  # few-image batch statistics are noisy: normalise with the pretrained ones
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
