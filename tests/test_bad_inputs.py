@@ -92,7 +92,7 @@ FLAGS = [
     ("04", ["--classes", ","], "--classes"), ("04", ["--classes", "cat,unicorn"], "unicorn"),
     ("04", ["--views", "0"], "--views"), ("04", ["--test-per-class", "0"], "--test-per-class"),
     ("05", ["--img-size", "0"], "--img-size"), ("05", ["--img-size", "100"], "multiple of 32"),
-    ("05", ["--conf", "2"], "--conf"), ("05", ["--iou", "nan"], "--iou"), ("05", ["--val-images", "-1"], "--val-images"),
+    ("05", ["--conf", "2"], "--conf"), ("05", ["--iou", "nan"], "--iou"), ("05", ["--iou", "-0.1"], "--iou"),
 ]
 
 
@@ -319,10 +319,10 @@ def test_sigkill_during_a_checkpoint_write_then_resume(data_dir, tmp_path):
 # ---- 4. lesson 05: every readable image drawn, outputs keyed by a unique name ----------------------
 def _detect(data_dir, tmp_path, *images):
     weights = need(data_dir, "weights", "yolov5n.pt")
+    need(data_dir, "coco128", "images", "train2017")  # the lesson evaluates on it after drawing
     out = tmp_path / "out"
-    # a data folder without COCO128: detection only
-    return out, lesson("05", "--weights", weights, "--img-size", "320", "--out", out, "--images", *images,
-                       data=tmp_path / "nodata")
+    return out, lesson("05", "--quick", "--weights", weights, "--img-size", "320", "--out", out, "--images", *images,
+                       data=data_dir)
 
 
 def test_same_file_name_in_two_folders_keeps_both(data_dir, tmp_path):
