@@ -37,6 +37,7 @@ from .data import cifar10
 from .data.loader import Batches
 from .data.transforms import IMAGENET_MEAN, IMAGENET_STD, Augment, center_crop, normalize, resize
 from .errors import DataUnavailable, MTVError
+from .flags import class_list, int_list, int_range, positive_int
 from .nnutil import eval_mode
 from .train import evaluate, fit, one_cycle
 from .data.paths import data_dir as resolve_data_dir
@@ -153,16 +154,17 @@ def lesson_flags(p):
     p.add_argument("--weights", default=None,
                    help="the backbone's weights: a file (default: <data>/weights/, downloaded if absent), or "
                         "'random' = an untrained backbone (the lesson's point is then lost)")
-    p.add_argument("--size", type=int, default=None,
+    p.add_argument("--size", type=int_range(32), default=None,
                    help="input resolution for every mode (default: the backbone's measured default per mode)")
-    p.add_argument("--classes", default=",".join(DEFAULT_CLASSES), help="CIFAR-10 classes, comma-separated")
-    p.add_argument("--shots", default=argparse.SUPPRESS,
+    p.add_argument("--classes", type=class_list(cifar10.CLASSES), default=",".join(DEFAULT_CLASSES),
+                   help="CIFAR-10 classes, comma-separated (parsed into a list)")
+    p.add_argument("--shots", type=int_list, default=argparse.SUPPRESS,
                    help="training images per class, comma-separated" + default("shots"))
-    p.add_argument("--test-per-class", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--test-per-class", type=positive_int, default=argparse.SUPPRESS,
                    help="held-out test images per class" + default("test_per_class"))
-    p.add_argument("--head-steps", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--head-steps", type=positive_int, default=argparse.SUPPRESS,
                    help="optimizer steps of the head on cached features" + default("head_steps"))
-    p.add_argument("--views", type=int, default=argparse.SUPPRESS,
+    p.add_argument("--views", type=positive_int, default=argparse.SUPPRESS,
                    help="augmented views cached per image for frozen + augmentation" + default("views"))
     p.add_argument("--source", default="auto", choices=["auto", "pickles", "images"],
                    help="CIFAR-10 from the official pickles or from <data>/cifar10-images/<split>/<class>/")
@@ -174,7 +176,8 @@ def quick_defaults(args):
     """Fill the size flags not given on the command line with their full or ``--quick`` default."""
     for name, (full, quick) in QUICK.items():
         if not hasattr(args, name):
-            setattr(args, name, quick if args.quick else full)
+            value = quick if args.quick else full
+            setattr(args, name, int_list(value) if name == "shots" else value)  # a tuple, as --shots gives
     return args
 
 
