@@ -1,154 +1,223 @@
-"""Lesson 04: transfer learning. A ResNet-18 trained on ImageNet, reused for CIFAR-10 with a few images per class.
+# %% [markdown]
+# # Lesson 04 - Transfer learning: new classes from a few images, thanks to a pretrained backbone
+#
+# A network trained on a big dataset has learned features (edges, textures, object parts) useful far
+# beyond its own classes. We reuse one for 5 CIFAR-10 classes with only k = 5, 10 or 50 images per class,
+# three ways (Yosinski et al. 2014): **scratch** (the same architecture from random weights), **frozen**
+# (the pretrained backbone fixed, a new linear head trained on its features) and **fine-tune** (the last
+# stage trained too). Afterwards you can step through a residual block by hand, say what each stage does
+# to the shape of a batch, count what a frozen backbone leaves to train, and read a transfer comparison.
+#
+# **Needs**: CIFAR-10 (in the data folder, downloaded if absent) and a pretrained backbone: `--backbone
+# resnet18` (torchvision's ImageNet weights, 47 MB, downloaded once) or `--backbone yolov5n` (the COCO
+# YOLOv5n checkpoint the data folder already holds); by default the ResNet-18 when its weights can be had.
+# **Time** on a 2-core CPU: `--quick` under a minute; the full run about 2 minutes with YOLOv5n.
 
-What it teaches:
-  (a) a hand-written ResNet-18 (minitorch_vision/models/resnet.py) loads torchvision's published
-      ImageNet weights and classifies a photo (top-5 with probabilities);
-  (b) freeze the backbone, replace the 1000-class head by a new one, train only the head on a
-      mini-dataset of CIFAR-10 classes (default 5 classes, k images each);
-  (c) scratch vs frozen features vs fine-tuning the last block, for k in {5, 10, 50} images per
-      class, with and without augmentation: one table, one plot (transfer.png).
-A frozen backbone computes the same features every epoch, so the frozen runs compute them ONCE and
-train the head on the cached (N, 512) vectors: seconds instead of minutes on a CPU.
+# %%
+flags = ""  # in a notebook, e.g. "--quick --backbone yolov5n"; $MTV_ARGS wins; from the shell: the command line
+import torch
+from minitorch_vision.cli import lesson_args, setup, write_results
+from minitorch_vision.transfer import lesson_flags, quick_defaults
 
-Input resolution (--size): CIFAR images are 32x32; they are upsampled to 64x64 on a CPU (default
-without a GPU) or 224x224 with a GPU (the resolution the ImageNet weights were trained at). At 64
-the network costs ~12x fewer FLOPs but objects look 3.5x smaller than what ImageNet filters expect
-(layer4 is 2x2 instead of 7x7), so pretrained features transfer less well than at 224.
-
-Run:  python lessons/04_transfer.py --data-dir ../shared/data [--weights PATH|random] [--quick]
-Writes runs/04_transfer/{results.json, top5.png, transfer.png, tb/}.
-"""
-# %% Set-up: flags, seed, threads, device, output folder, input resolution
-import argparse
-import pathlib
-import time
-from dataclasses import asdict
-
-import torch  # noqa: E402
-
-from minitorch_vision.plots.transfer import topk_prediction, transfer_comparison  # noqa: E402
-from minitorch_vision.cli import class_list, int_list, int_range, lesson_args, positive_int, setup, write_results  # noqa: E402
-from minitorch_vision.data import cifar10  # noqa: E402
-from minitorch_vision.data.imagenet import top_k  # noqa: E402
-from minitorch_vision.data.images import read_image  # noqa: E402
-from minitorch_vision.data.manifest import ensure  # noqa: E402
-from minitorch_vision.data.transforms import imagenet_preprocess, resize  # noqa: E402
-from minitorch_vision.errors import DataUnavailable  # noqa: E402
-from minitorch_vision.transfer import Recipe, compare, format_table, train_one  # noqa: E402
-from minitorch_vision.weights import load_resnet18  # noqa: E402
-
-
-# The lesson's own size flags: (default, default with --quick). A flag given on the command line keeps
-# its value, --quick or not; SUPPRESS leaves it out of `args` when not given, so we can tell.
-SIZES = {"shots": ((5, 10, 50), (5, 10)), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
-
-
-def _default(name):
-    full, quick = (",".join(map(str, v)) if isinstance(v, tuple) else v for v in SIZES[name])
-    return f" (default: {full}; {quick} with --quick)"
-
-
-def extra_flags(p):
-    p.add_argument("--weights", default=None,
-                   help="ResNet-18 weights: a .pth path; default <data>/weights/resnet18-f37072fd.pth "
-                        "(downloaded if absent); 'random' = untrained backbone (the lesson's point is then lost)")
-    p.add_argument("--size", type=int_range(32), default=None,
-                   help="input resolution fed to the network (default: 224 with a GPU, 64 on a CPU)")
-    p.add_argument("--classes", type=class_list(cifar10.CLASSES), default="airplane,automobile,bird,cat,deer", help="CIFAR-10 classes, comma-separated")
-    p.add_argument("--shots", type=int_list, default=argparse.SUPPRESS,
-                   help="training images per class, comma-separated" + _default("shots"))
-    p.add_argument("--test-per-class", type=positive_int, default=argparse.SUPPRESS,
-                   help="held-out test images per class" + _default("test_per_class"))
-    p.add_argument("--head-steps", type=positive_int, default=argparse.SUPPRESS,
-                   help="optimizer steps of the head on cached features" + _default("head_steps"))
-    p.add_argument("--views", type=positive_int, default=argparse.SUPPRESS,
-                   help="augmented views cached per image for frozen + augmentation" + _default("views"))
-    p.add_argument("--source", default="auto", choices=["auto", "pickles", "images"],
-                   help="CIFAR-10 from the official pickles or from <data>/cifar10-images/<split>/<class>/")
-    p.add_argument("--image", default=None, help="photo for part (a) (default: <data>/images/both.png)")
-
-
-# `--epochs` is the number of passes over the LARGEST training set; smaller k get more passes so that
-# every scratch/finetune run takes the same number of optimizer steps.
-args = lesson_args(__doc__, epochs=4, quick_epochs=3, batch_size=32, lr=1e-3, extra=extra_flags)
-for name, (full, quick) in SIZES.items():
-    if not hasattr(args, name):
-        setattr(args, name, quick if args.quick else full)
+args = quick_defaults(lesson_args("Lesson 04 - transfer learning", flags, epochs=4, quick_epochs=3, batch_size=32,
+                                  lr=1e-3, extra=lesson_flags))
 ctx = setup(args, "04_transfer")
-t_start = time.perf_counter()
-size = args.size or (224 if ctx.device.type == "cuda" else 64)
-print(f"input resolution {size}x{size}" + ("" if size >= 224 else
-      " (a CPU-sized compromise: ImageNet features were learned at 224, expect less transfer than at 224)"))
 
-# %% (a) The pretrained network, and a photo to show it
-model, kind = load_resnet18(args.weights, ctx.data_dir, allow_download=not args.no_download)
-skipped = {}  # part -> reason, in results.json: a skipped part is never shown as done
-try:
-    photo = pathlib.Path(args.image) if args.image else ensure("images/both.png", ctx.data_dir,
-                                                               allow_download=not args.no_download)
-except DataUnavailable as e:  # no sample photo: a CIFAR test image stands in below (blurry at 32x32)
-    print(f"skipped: the sample photo ({e}); a CIFAR-10 test image stands in")
-    photo, skipped["sample photo"] = None, str(e)
-img = read_image(photo) if photo is not None else None  # (3, H, W) uint8
+# %% [markdown]
+# ## The pretrained backbone
+# `load_backbone` reads the weights (`<data>/weights/resnet18-f37072fd.pth`, downloaded and sha256-checked
+# when absent; or `yolov5n.pt` through a reader that runs no code from the file). Offline, the default
+# falls back from ResNet-18 to YOLOv5n and says so.
 
-# %% CIFAR-10 for (b) and (c): the pickles, or the image folder (a learner's own photos look like it)
-classes = args.classes
+# %%
+from minitorch_vision.transfer import load_backbone
+
+pre = load_backbone(args.backbone, args.weights, ctx.data_dir, allow_download=not args.no_download)
+model, spec = pre.model, pre.spec
+gpu = int(ctx.device.type == "cuda")
+sizes = {mode: args.size or spec.sizes[mode][gpu] for mode in spec.sizes}
+weights = "random" if pre.weights == "random" else spec.pretrained_on
+print(f"backbone: {spec.title}, {weights} weights ({pre.source}); input sizes {sizes}")
+
+# %% [markdown]
+# ## The key idea of a ResNet: a residual block
+# A `BasicBlock` computes `relu(bn2(conv2(relu(bn1(conv1(x))))) + x)`: two 3x3 convolutions learn a
+# *correction* that is added to the input (He et al. 2015). Gradients flow through the `+ x` unchanged,
+# which is what lets 18 (or 152) layers train. We step through the first block of `layer1` by hand and
+# check it against the block's own `forward`. (With the YOLOv5n backbone the ResNet-18 here has random
+# weights: the arithmetic is the same.)
+
+# %%
+from minitorch_vision.models.resnet import resnet18
+
+resnet = model if spec.name == "resnet18" else resnet18().eval()
+block = resnet.layer1[0]
+print(block)
+x = torch.randn(1, 64, 16, 16)                      # (batch, channels, height, width) after the stem
+with torch.no_grad():
+    h = block.relu(block.bn1(block.conv1(x)))       # conv 3x3 -> BN -> ReLU: (1, 64, 16, 16)
+    h = block.bn2(block.conv2(h))                   # conv 3x3 -> BN:          (1, 64, 16, 16)
+    out = torch.relu(h + x)                         # plus the identity, then ReLU
+    diff = (out - block(x)).abs().max().item()
+print(f"x {tuple(x.shape)} -> residual {tuple(h.shape)} -> out {tuple(out.shape)}; max |by hand - forward| = {diff}")
+assert diff == 0.0
+print("layer2[0] halves the resolution, so its shortcut is a 1x1 conv + BN instead:", resnet.layer2[0].downsample)
+
+# %% [markdown]
+# ## What each stage does to the shape
+# Every stage halves the resolution and widens the channels; global average pooling then turns the last
+# map into one vector per image, whatever the input size. That vector is what the new head reads.
+
+# %%
+from minitorch_vision.transfer import stage_shapes
+
+x = torch.rand(2, 3, sizes["frozen"], sizes["frozen"])
+for name, shape in stage_shapes(model, x, spec):
+    print(f"  {name:<18} {shape}")
+
+# %% [markdown]
+# ## Why a detector's backbone transfers to classification
+# YOLOv5's backbone was trained on COCO to find 80 kinds of objects (people, cars, birds, cats, planes...)
+# at every position of an image. To do that its stages must recognise edges, textures and object parts,
+# and its last stage must say *what* is where: the same knowledge a classifier needs, spread over a map
+# instead of pooled. Average-pooling the maps turns "a cat-like part somewhere" into one vector, and a
+# linear head learns which directions of that vector mean which class. We pool P3, P4 and P5 (strides 8,
+# 16, 32): P5 alone is very COCO-specific, the finer maps add generic texture (measured in
+# `benchmarks/RESULTS.md`). The same argument holds for ImageNet's ResNet-18, trained on 1000 classes.
+
+# %% [markdown]
+# ## Freezing: what is left to train
+# `freeze(stage)` switches gradients off for every stage before `stage` and keeps them in eval mode. Every
+# BatchNorm, in the fine-tuned stage too, keeps normalising with its pretrained statistics (batches of a
+# few small images give noisy ones); only its scale and shift train.
+
+# %%
+import copy
+
+from minitorch_vision.nnutil import count_params
+
+classes = list(args.classes)
+probe = copy.deepcopy(model)
+probe.replace_head(len(classes))
+for mode, first in (("frozen", "fc"), ("finetune", model.LAST_STAGE), ("scratch", model.STAGES[0])):
+    probe.freeze(first)
+    print(f"  {mode:<9} trains from {first!r:<9}: {count_params(probe):>10,} trainable of "
+          f"{count_params(probe, trainable_only=False):,} parameters")
+
+# %% [markdown]
+# ## The few-shot data
+# k images per class, drawn with the seed; the test set is the same for every k. The frozen backbone
+# gives the same features every epoch, so frozen runs compute them ONCE and train the head on the
+# cached vectors (seconds instead of minutes on a CPU).
+
+# %%
+from minitorch_vision.data import cifar10
+from minitorch_vision.transfer import Recipe
+
 shots = sorted(set(args.shots))
 xtr, ytr, xte, yte, names, where = cifar10.load_cifar10(ctx.data_dir, args.source, classes,
                                                        allow_download=not args.no_download)
-print(f"CIFAR-10 from {where}: {len(xtr)} train / {len(xte)} test images read")
-
-# %% (a) Top-5 of ImageNet's 1000 classes for the photo
-if img is None:
-    img = (resize(xte[0], 224) * 255).round().to(torch.uint8)
-with torch.no_grad():
-    logits = model(imagenet_preprocess(img))[0]  # resize short side 256, centre crop 224, ImageNet mean/std
-top = top_k(logits, 5)
-print(f"(a) top-5 for {photo.name if photo.is_file() else 'a CIFAR test image'} ({kind} weights):")
-for name, p in top:
-    print(f"    {p:6.1%}  {name}")
-topk_prediction(img, top, title=f"ResNet-18 ({kind} weights): top-5", path=ctx.out / "top5.png")
-
-# %% Mini-datasets: k images per class with a seed; the test set is the same for every k
 sets = {k: cifar10.mini_dataset(xtr, ytr, names, classes, k, seed=args.seed, test=(xte, yte),
                                 test_per_class=args.test_per_class) for k in shots}
-print(f"classes {classes}; k = {shots} per class; {len(sets[shots[0]].y_test)} held-out test images")
-
-# %% (b) Freeze the backbone, put a new 5-way head on it, train only the head
-# train_one(..., "frozen") copies the model, calls replace_head(5) and freeze("fc"): gradients off for
-# conv1..layer4 (whose BatchNorm statistics stay ImageNet's); the optimizer gets only fc's 512*5+5
-# numbers. Since the backbone never changes, its 512-vector for each image is computed ONCE
-# (transfer.cached_features) and the head trains on those cached vectors.
+# --epochs: passes over the LARGEST training set; smaller k get more passes (equal optimizer steps)
 steps = args.epochs * -(-max(shots) * len(classes) // args.batch_size)
-recipe = Recipe(size=size, steps=steps, head_steps=args.head_steps, batch_size=args.batch_size, lr=args.lr,
-                views=args.views, seed=args.seed)
-n_head = model.fc.in_features * len(classes) + len(classes)      # the new head: weight (5, 512) + bias (5)
-n_backbone = sum(p.numel() for name, p in model.named_parameters() if not name.startswith("fc."))
-print(f"(b) frozen backbone: {n_head:,} trainable of {n_backbone + n_head:,} parameters")
-test_cache = {}                                  # the test set's features, shared with (c)
-head_run = train_one(model, "frozen", sets[max(shots)], recipe, augment=False, device=ctx.device,
-                     test_cache=test_cache)
-print(f"(b) head on cached features, k={max(shots)}: test accuracy {head_run.test_accuracy:.1%} "
-      f"after {head_run.train_seconds:.1f}s ({head_run.steps} head steps, features computed once)")
+recipe = Recipe(sizes=sizes, mean=spec.mean, std=spec.std, steps=steps, head_steps=args.head_steps,
+                batch_size=args.batch_size, lr=args.lr, views=args.views, seed=args.seed)
+print(f"CIFAR-10 from {where}; classes {classes}; k = {shots}; {len(sets[shots[0]].y_test)} test images")
 
-# %% (c) Scratch vs frozen vs finetune (layer4 + head), for each k, with and without augmentation
-# (random crop with 4-pixel padding + horizontal flip, applied per batch on the fly). Scratch and
-# finetune get the same number of optimizer steps; fewer images means more passes over them.
-print(f"(c) {recipe}")
-# (b)'s run is one of these (frozen, k=max, no augmentation): `done` reuses it instead of training it twice.
-runs = compare(model, sets, recipe, device=ctx.device, out=ctx.out / "tb", amp=ctx.amp, done=[head_run],
-               test_cache=test_cache)
-print(format_table(runs))
-transfer_comparison(runs, title=f"5-way CIFAR-10, ResNet-18 ({kind} weights), {size}px"
-                          if len(classes) == 5 else f"{len(classes)}-way CIFAR-10 ({kind} weights)",
-                          path=ctx.out / "transfer.png")
-if kind == "random":
-    print("NOTE: random weights: 'frozen' and 'finetune' start from an untrained network, so they show the "
-          "mechanics only. Run with the ImageNet weights to see transfer beat scratch.")
+# %% [markdown]
+# ## Scratch vs frozen vs fine-tune, with and without augmentation
+# Scratch and fine-tune get the same number of optimizer steps for every k. Augmentation = a random crop
+# (4-pixel padding) and a horizontal flip. Each run is one TensorBoard run (`tensorboard --logdir runs/tb`)
+# with its train and test loss/accuracy.
 
-# %% Results
-write_results(ctx, {"weights": kind, "classes": classes, "size": size, "top5": top,
-                        "epochs": args.epochs, "recipe": asdict(recipe),
-                        "runs": [{k: r[k] for k in ("mode", "shots", "augment", "test_accuracy", "train_seconds")}
-                                 for r in runs],
-                        "skipped": skipped, "seconds": time.perf_counter() - t_start})
+# %%
+from minitorch_vision.plots.transfer import transfer_comparison
+from minitorch_vision.transfer import accuracy_table, compare
+
+runs, best = compare(model, sets, recipe, device=ctx.device, tb_dir=ctx.tb_dir, amp=ctx.amp, backbone=spec.name)
+print(accuracy_table(runs))
+title = f"{len(classes)}-way CIFAR-10, {spec.title} ({weights} weights)"
+transfer_comparison(runs, title=title, path=ctx.out / "transfer.png", chance=1 / len(classes),
+                    caption="The pretrained modes (blue, green) start far above scratch (red) at every k; "
+                            "the gap shrinks as k grows.")
+
+# %% [markdown]
+# What to look at: at k = 5 or 10 the frozen head already beats a network trained from scratch by 30 to 40
+# points: the pretrained features do most of the work, and scratch barely leaves chance (dotted line) in
+# the same number of steps. Fine-tuning the last stage lands within a few points of the frozen head (it
+# has ~200x more weights to fit from the same few images), and the crop + flip augmentation does not
+# help here: the pretrained features are already robust to such small shifts. With `--weights random`
+# the "pretrained" modes lose their lead. In `--quick` mode scratch gets only 6 steps: it stays at chance.
+#
+# ## The best classifier on test images and on a photo
+# We keep the best non-scratch classifier at the largest k and look at what it predicts.
+
+# %%
+from pathlib import Path
+
+from minitorch_vision.data.images import read_image
+from minitorch_vision.data.manifest import ensure
+from minitorch_vision.errors import DataUnavailable
+from minitorch_vision.plots.transfer import predictions_grid, topk_prediction
+from minitorch_vision.train import predict
+from minitorch_vision.transfer import ClassifierInfo, save_classifier
+
+info = ClassifierInfo(spec.name, pre.weights, classes, sizes[best.mode], best.mode, best.test_accuracy)
+test = sets[max(shots)]
+pick = torch.linspace(0, len(test.y_test) - 1, 18).long()  # evenly spread: every class appears
+probs = torch.softmax(predict(best.model, info.preprocess(test.x_test[pick]), device=ctx.device), 1)
+conf, guess = probs.max(1)
+predictions_grid(test.x_test[pick], [classes[i] for i in test.y_test[pick]], [classes[i] for i in guess], conf,
+                 title=f"{spec.title} {best.mode}, k={best.shots}: test images", path=ctx.out / "predictions.png",
+                 caption="Green: right, red: wrong (true class in brackets); the mistakes are often similar classes.")
+top = None
+try:  # the sample photo: from the data folder, downloaded (checksummed) if absent
+    photo = Path(args.image) if args.image else ensure("images/cat.png", ctx.data_dir, not args.no_download)
+except DataUnavailable as e:
+    photo = None
+    print(f"skipped: the photo part ({e})")
+if photo is not None:
+    img = read_image(photo)                      # (3, H, W) uint8, any size: preprocess crops and shrinks it
+    p = torch.softmax(predict(best.model, info.preprocess(img), device=ctx.device)[0], 0)
+    top = sorted(zip(classes, p.tolist()), key=lambda t: -t[1])
+    topk_prediction(img, top, title=f"{spec.title} {best.mode} head on a photo ({len(classes)} classes)",
+                    path=ctx.out / "top5.png", caption="A real photo through the classifier trained on 32x32 images.")
+save_classifier(best.model, info, ctx.out / "classifier.pt")  # lesson 06 reuses it (transfer.load_classifier)
+
+# %% [markdown]
+# ## Summary
+# A pretrained backbone turns 10 images per class into a usable classifier; the same architecture from
+# random weights cannot learn from so few. Below: this run's numbers beside the course's reference run.
+
+# %%
+acc = {(r["mode"], r["shots"], r["augment"]): r["test_accuracy"] for r in runs}
+k0 = 10 if 10 in shots else shots[0]
+print(f"{spec.title} ({weights} weights)")
+print(f"k={k0}: scratch {acc['scratch', k0, False]:.1%}, frozen {acc['frozen', k0, False]:.1%}, "
+      f"fine-tune {acc['finetune', k0, False]:.1%}; best at k={max(shots)}: {best.mode} {best.test_accuracy:.1%}")
+print("reference (benchmarks/RESULTS.md; yolov5n, 64 px, full run, seeds 0 / 1): scratch k=10 0.184 / 0.328, "
+      "frozen k=10 0.610 / 0.686, best k=50 0.722 / 0.722")
+write_results(ctx, {**pre.record(), "classes": classes, "sizes": sizes, "epochs": args.epochs, "recipe": vars(recipe),
+                    "runs": runs, "best": best.record(), "photo": {"file": photo, "top": top},
+                    "classifier": str(ctx.out / "classifier.pt")})
+
+# %% [markdown]
+# ## Exercises
+# 1. Run with `--weights random`. Which mode loses the most, and why does fine-tuning an untrained
+#    backbone still beat scratch (or not)?
+# 2. Change the input size with `--size 32` and `--size 128`: how does frozen accuracy move, and how
+#    long does a run take? (Compare with the resolution table in `benchmarks/RESULTS.md`.)
+# 3. **With a check**: a nearest-class-mean classifier needs no training at all. Compute the mean frozen
+#    feature of each class on the k=10 training images, classify each test image by its closest mean,
+#    and store the accuracy in `ncm_accuracy` below. Then run the lesson with `--check-exercises`.
+# 4. Open: fine-tune two stages instead of one (train from `layer3` for the ResNet, `stage4` for YOLOv5n:
+#    `LAST_STAGE` in `minitorch_vision/models/`) and compare at k = 50. Where does it start to overfit?
+
+# %%
+ncm_accuracy = None  # exercise 3: your code here (cached_features(pooled, model, ...) gives the features)
+if args.check_exercises:
+    assert ncm_accuracy is not None, "exercise 3: set ncm_accuracy to your nearest-class-mean test accuracy"
+    assert 1 / len(classes) < ncm_accuracy <= 1, f"ncm_accuracy={ncm_accuracy}: expected above chance"
+    print(f"exercise 3 passed: nearest class mean {ncm_accuracy:.1%} vs trained frozen head "
+          f"{acc['frozen', k0, False]:.1%}")
