@@ -48,6 +48,9 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=positive_int, default=None, help="passed to every lesson (default: each lesson's own)")
     p.add_argument("--timeout", type=nonnegative_float, default=0, help="seconds allowed per lesson (0: no limit)")
     p.add_argument("--fetch-only", action="store_true", help="download the data the (selected) lessons use, then stop")
+    p.add_argument("--no-download", action="store_true",
+                   help="never touch the network (lesson 04 then uses the YOLOv5n backbone unless the ResNet-18 "
+                        "weights are already in <data>/weights/)")
     p.add_argument("--lessons-dir", default=str(ROOT / "lessons"), help=argparse.SUPPRESS)  # tests use fakes
     return p.parse_args(argv)
 
@@ -61,15 +64,16 @@ def lesson_command(name, script, args, out, data):
         cmd += ["--data-dir", str(args.data_dir)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    if args.no_download:
+        cmd.append("--no-download")
     if name == "04_transfer" and not (data / "weights" / RESNET18_FILE).is_file():
-        print(f"NOTE: {data / 'weights' / RESNET18_FILE} is absent: lesson 04 runs with --weights random "
-              "(an UNTRAINED backbone; its transfer comparison then shows the mechanics only)")
-        cmd += ["--weights", "random"]
-    if name == "05_detection" and not (data / "weights" / "yolov5s.pt").is_file() \
-            and (data / "weights" / "yolov5n.pt").is_file():
-        cmd += ["--weights", str(data / "weights" / "yolov5n.pt")]
+        # never random weights: the lesson downloads the ResNet-18 itself, or falls back to YOLOv5n's backbone
+        how = "uses the YOLOv5n backbone (COCO)" if args.no_download else \
+            "downloads them, or uses the YOLOv5n backbone (COCO) when it cannot"
+        print(f"NOTE: lesson 04: the ResNet-18 ImageNet weights are not in {data / 'weights'}: the lesson {how}")
     if name == "06_interpretability":
-        cmd += ["--cnn-from", str(out / "03_cnn")]   # reuse the CNN lesson 03 just trained
+        cmd += ["--cnn-from", str(out / "03_cnn"),   # reuse the CNN lesson 03 just trained
+                "--classifier-from", str(out / "04_transfer")]  # and lesson 04's classifier (classifier.pt)
     return cmd
 
 
@@ -158,7 +162,10 @@ def run_course(args):
         raise MTVError(f"--only {args.only} matches no lesson — choose from {', '.join(n[:2] for n in LESSONS)}")
     try:  # the whole course's data up front, once, instead of one lesson part at a time
         print(f"[data] checking {data} ...", flush=True)
-        fetch_all(keys_for([n[:2] for n in names]), data)
+        if args.no_download:
+            print("[data] --no-download: nothing is downloaded; the lessons use what is there", flush=True)
+        else:
+            fetch_all(keys_for([n[:2] for n in names]), data)
     except DataUnavailable as e:
         if args.fetch_only:
             print(f"error: {e}", file=sys.stderr)

@@ -40,10 +40,13 @@ def headlines(out):
             return {}
     r1, r2, r3 = load("01_representation"), load("02_mlp"), load("03_cnn")
     study = r3.get("kernel_study") or []
-    best = max(study, key=lambda r: r["test_accuracy"]) if study else None
+    key = "val_accuracy" if study and "val_accuracy" in study[0] else "test_accuracy"  # the study scores on val now
+    best = max(study, key=lambda r: r[key]) if study else None
+    pick = (r3.get("kernel_study_verdict") or {}).get("pick")
     return {"linear": r1.get("linear_test_accuracy"), "mlp": r2.get("test_accuracy"),
             "cnn": r3.get("test_accuracy"), "kernel_study_configs": len(study),
-            "kernel_study_best": best and (best["kernel_size"], best["conv_blocks"])}
+            "kernel_study_best": best and (best["kernel_size"], best["conv_blocks"]),
+            "kernel_study_pick": pick and (pick["kernel_size"], pick["conv_blocks"])}
 
 
 def main():

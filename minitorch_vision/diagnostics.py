@@ -40,7 +40,6 @@ def worst_mistakes(probs, y_true, k=16):
     return idx, pred[idx], conf[idx]
 
 
-
 def pair_examples(y_true, y_pred, pairs, per_pair=4):
     """The first ``per_pair`` images of each confused pair: ``pairs`` as :func:`most_confused_pairs`
     returns them; returns a list of ``(index, true, predicted, count)``, pair by pair."""
@@ -51,14 +50,26 @@ def pair_examples(y_true, y_pred, pairs, per_pair=4):
     return out
 
 
-def summarize(probs, y_true, class_names, k_pairs=5):
-    """A JSON-friendly summary: accuracy, per-class accuracy and the most-confused pairs."""
+def diagnose(probs, y_true, class_names, k_mistakes=24, k_pairs=5):
+    """Everything lesson 02/03's diagnostics figures draw, computed once.
+
+    Args:
+        probs: (N, K) softmax probabilities; y_true: (N,) int64 labels; class_names: K names.
+    Returns:
+        dict with ``confusion_matrix`` (K, K) int64, ``per_class_accuracy`` (K,) float64,
+        ``mistakes``: the ``k_mistakes`` most confident wrong predictions as a dict of (k,) tensors
+        ``index``, ``predicted``, ``confidence`` (see :func:`worst_mistakes`) and ``true``, and
+        ``summary``: JSON-friendly accuracy, per-class accuracy and the ``k_pairs`` most-confused pairs.
+    """
     pred = probs.argmax(1)
     cm = confusion_matrix(y_true, pred, len(class_names))
     acc = per_class_accuracy(cm)
-    return {
+    summary = {
         "accuracy": (pred == y_true).double().mean().item(),
         "per_class_accuracy": {n: round(a.item(), 4) for n, a in zip(class_names, acc)},
         "most_confused": [{"true": class_names[t], "predicted": class_names[p], "count": c}
                           for t, p, c in most_confused_pairs(cm, k_pairs)],
     }
+    idx, wrong, conf = worst_mistakes(probs, y_true, k_mistakes)
+    mistakes = {"index": idx, "predicted": wrong, "confidence": conf, "true": y_true[idx]}
+    return {"confusion_matrix": cm, "per_class_accuracy": acc, "mistakes": mistakes, "summary": summary}

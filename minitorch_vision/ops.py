@@ -38,7 +38,7 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, pad_value=0.0):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D cross-correlation as one matrix multiply per group.
+    """2-D cross-correlation as one matrix multiply: ``weight.view(C_out, -1) @ im2col(x)``.
 
     Args:
         x: (N, C_in, H, W); weight: (C_out, C_in/groups, kh, kw); bias: (C_out,) or None.
@@ -47,10 +47,17 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     N = x.shape[0]
     C_out, C_in_g, kh, kw = weight.shape
-    cols, (oh, ow) = im2col(x, (kh, kw), stride, padding, dilation)  # (N, C_in*kh*kw, L)
-    cols = cols.view(N, groups, C_in_g * kh * kw, oh * ow)
-    w = weight.view(groups, C_out // groups, C_in_g * kh * kw)
-    out = torch.einsum("gok,ngkl->ngol", w, cols).reshape(N, C_out, oh, ow)
+    cols, (oh, ow) = im2col(x, (kh, kw), stride, padding, dilation)   # (N, C_in*kh*kw, L), L = oh*ow
+    if groups == 1:
+        # Each output pixel is the dot product of one flattened filter with one flattened patch.
+        out = weight.view(C_out, -1) @ cols                          # (C_out, C_in*kh*kw) @ (N, C_in*kh*kw, L) -> (N, C_out, L)
+    else:
+        # Grouped: input channels split into ``groups`` slices, each with its own C_out/groups filters
+        # (groups == C_in is a depthwise conv): one matmul per group, as a batched einsum.
+        cols = cols.view(N, groups, C_in_g * kh * kw, oh * ow)       # (N, G, C_in/G*kh*kw, L)
+        w = weight.view(groups, C_out // groups, C_in_g * kh * kw)   # (G, C_out/G, C_in/G*kh*kw)
+        out = torch.einsum("gok,ngkl->ngol", w, cols)                # (N, G, C_out/G, L)
+    out = out.reshape(N, C_out, oh, ow)
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out

@@ -11,7 +11,8 @@ Both models offer ``forward_features``, ``fc``, ``replace_head``, ``freeze(stage
 The three modes differ only in which stages get gradients (``model.freeze``):
   * ``scratch``  the same architecture from a random init, every weight trained;
   * ``frozen``   only a new ``fc`` head; the backbone is a fixed feature extractor;
-  * ``finetune`` the last stage (``LAST_STAGE``: ResNet's ``layer4``, YOLOv5's last C3 + SPPF) + the head.
+  * ``finetune`` the last stage (``LAST_STAGE``: ResNet's ``layer4``, YOLOv5's last C3 + SPPF) + the head,
+    every BatchNorm normalising with its pretrained statistics (``models.stages.Freezable``).
 A frozen part of the network computes the same thing every epoch, so it is run ONCE and its outputs
 are cached: ``frozen`` trains a linear layer on (N, D) vectors, ``finetune`` without augmentation
 trains the last stage on cached maps. With augmentation every epoch sees new pixels, so ``finetune``
@@ -35,12 +36,12 @@ import torch.nn as nn
 from .atomic import atomic_path
 from .data import cifar10
 from .data.loader import Batches
+from .data.paths import data_dir as resolve_data_dir
 from .data.transforms import IMAGENET_MEAN, IMAGENET_STD, Augment, center_crop, normalize, resize
 from .errors import DataUnavailable, MTVError
 from .flags import class_list, int_list, int_range, positive_int
 from .nnutil import eval_mode
 from .train import evaluate, fit, one_cycle
-from .data.paths import data_dir as resolve_data_dir
 from .weights import RESNET18_FILE, load_resnet18, load_yolov5_backbone
 
 MODES = ("scratch", "frozen", "finetune")
@@ -51,8 +52,10 @@ DEFAULT_CLASSES = ("airplane", "automobile", "bird", "cat", "deer")
 class BackboneSpec:
     """What differs between the backbones: name, pretraining, input normalisation, default resolutions.
 
-    ``sizes``: input resolution per mode, (on a CPU, with a GPU); measured in ``benchmarks/RESULTS.md``
-    ("Lesson 04: input resolution"). Frozen features are computed once, so frozen mode affords more pixels.
+    ``sizes``: input resolution per mode, (on a CPU, with a GPU), chosen by measurement
+    (``benchmarks/transfer_resolution.py``; ``benchmarks/RESULTS.md``, "Input resolution, chosen by
+    measurement"). Frozen features are computed once, so frozen mode could afford more pixels; for
+    YOLOv5n more pixels did not help.
     """
     name: str
     title: str
@@ -65,13 +68,16 @@ class BackboneSpec:
 
 
 BACKBONES = {
+    # ImageNet features were learned at 224 px (7x7 layer4 maps): 224 on a GPU; on a CPU 64 px costs
+    # ~20x less per image (8 vs 170 ms, benchmarks/RESULTS.md), the accuracy cost is not measurable offline
     "resnet18": BackboneSpec("resnet18", "ResNet-18", "ImageNet", IMAGENET_MEAN, IMAGENET_STD,
                              {"scratch": (64, 224), "frozen": (64, 224), "finetune": (64, 224)}, "layer4",
                              (("stem: conv1 bn1 relu maxpool", "maxpool"), ("layer1", "layer1"), ("layer2", "layer2"),
                               ("layer3", "layer3"), ("layer4", "layer4"))),
     # YOLOv5 reads RGB in [0, 1]: no mean/std
     "yolov5n": BackboneSpec("yolov5n", "YOLOv5n backbone", "COCO", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0),
-                            {"scratch": (64, 128), "frozen": (64, 128), "finetune": (64, 128)}, "backbone.sppf",
+                            # 64 px measured best for frozen features (32/64/128/224), so every mode uses it
+                            {"scratch": (64, 64), "frozen": (64, 64), "finetune": (64, 64)}, "backbone.sppf",
                             (("stem", "backbone.stem"), ("down2 + C3 (P2)", "backbone.stage2"),
                              ("down3 + C3 (P3)", "backbone.stage3"), ("down4 + C3 (P4)", "backbone.stage4"),
                              ("down5 + C3 (P5)", "backbone.stage5"), ("SPPF (P5)", "backbone.sppf"))),
@@ -124,7 +130,7 @@ def load_backbone(name, weights=None, data_dir=None, allow_download=True, verbos
         try:
             return load_backbone("resnet18", None, data_dir, allow_download, verbose)
         except DataUnavailable as e:
-            note = f"the ResNet-18 ImageNet weights are not available ({str(e)[:200]}): using the yolov5n backbone"
+            note = f"using the yolov5n backbone: the ResNet-18 ImageNet weights are not available ({e})"
             print(f"note: {note}")
             name = "yolov5n"
     if name == "resnet18":
@@ -140,14 +146,16 @@ def load_backbone(name, weights=None, data_dir=None, allow_download=True, verbos
 # ---- lesson 04's own flags -----------------------------------------------------------------------------
 # Size flags: (default, default with --quick). A flag given on the command line keeps its value, --quick
 # or not; SUPPRESS leaves it out of the parsed flags when not given, so ``quick_defaults`` can tell.
-QUICK = {"shots": ("5,10,50", "5,10"), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
+QUICK = {"shots": ((5, 10, 50), (5, 10)), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
 
 
 def lesson_flags(p):
     """Lesson 04's flags (``cli.lesson_args(extra=...)``); then call :func:`quick_defaults` on the result."""
+
     def default(name):
         full, quick = QUICK[name]
-        return f" (default: {full}; {quick} with --quick)"
+        show = ",".join(map(str, full)) if isinstance(full, tuple) else full
+        return f" (default: {show}; {','.join(map(str, quick)) if isinstance(quick, tuple) else quick} with --quick)"
     p.add_argument("--backbone", default="auto", choices=["auto", *BACKBONES],
                    help="pretrained backbone; auto: resnet18 when its ImageNet weights are present or can be "
                         "downloaded, else yolov5n (its COCO checkpoint is in every course data folder)")
@@ -157,7 +165,7 @@ def lesson_flags(p):
     p.add_argument("--size", type=int_range(32), default=None,
                    help="input resolution for every mode (default: the backbone's measured default per mode)")
     p.add_argument("--classes", type=class_list(cifar10.CLASSES), default=",".join(DEFAULT_CLASSES),
-                   help="CIFAR-10 classes, comma-separated (parsed into a list)")
+                   help="CIFAR-10 classes, comma-separated")
     p.add_argument("--shots", type=int_list, default=argparse.SUPPRESS,
                    help="training images per class, comma-separated" + default("shots"))
     p.add_argument("--test-per-class", type=positive_int, default=argparse.SUPPRESS,
@@ -176,8 +184,7 @@ def quick_defaults(args):
     """Fill the size flags not given on the command line with their full or ``--quick`` default."""
     for name, (full, quick) in QUICK.items():
         if not hasattr(args, name):
-            value = quick if args.quick else full
-            setattr(args, name, int_list(value) if name == "shots" else value)  # a tuple, as --shots gives
+            setattr(args, name, quick if args.quick else full)
     return args
 
 
@@ -192,7 +199,8 @@ class Recipe:
     steps: int = 32
     head_steps: int = 300
     batch_size: int = 32
-    lr: float = 1e-3           # AdamW peak LR (1cycle) for scratch / finetune
+    lr: float = 1e-3           # AdamW peak LR (1cycle) for finetune: small steps keep the pretrained features
+    scratch_lr: float = 1e-2   # from a random init larger steps are needed (32 steps at 1e-3 stay at chance)
     head_lr: float = 1e-2      # AdamW peak LR for the linear head on cached features
     weight_decay: float = 5e-4
     views: int = 8             # augmented copies cached per training image (frozen + augment)
@@ -268,6 +276,7 @@ def scratch_model(base, num_classes):
             m.momentum = 0.1
     if hasattr(model, "reset_parameters"):
         model.reset_parameters()  # the architecture's own init (ResNet: Kaiming fan_out)
+    model.frozen = ()  # nothing frozen: every weight trains
     model.replace_head(num_classes)
     return model.train()
 
@@ -282,16 +291,21 @@ def _epochs_for(n, batch_size, steps):
     return max(1, math.ceil(steps / math.ceil(n / batch_size)))
 
 
-def _test_logger(net, test, epochs, every_n, device):
-    """An ``on_epoch_end`` for ``fit``: the test loss and accuracy on ``every_n`` evenly spaced epochs
-    (the last included), so TensorBoard shows a test curve beside the training one."""
-    every = max(1, math.ceil(epochs / max(1, every_n)))
+class HeldOutCurve:
+    """An ``on_epoch_end`` for ``fit``: the test loss and accuracy on ``points`` evenly spaced epochs (the
+    last included), so TensorBoard shows a test curve beside the training one. ``seconds`` sums the time
+    those evaluations took (it is not training time)."""
 
-    def log(epoch, rec):
-        if epoch % every == 0 or epoch == epochs:
-            r = evaluate(net, test, device)
+    def __init__(self, net, test, epochs, points, device):
+        self.net, self.test, self.epochs, self.device = net, test, epochs, device
+        self.every, self.seconds = max(1, math.ceil(epochs / max(1, points))), 0.0
+
+    def __call__(self, epoch, rec):
+        if epoch % self.every == 0 or epoch == self.epochs:
+            t = time.perf_counter()
+            r = evaluate(self.net, self.test, self.device)
             rec["test_loss"], rec["test_accuracy"] = r["loss"], r["accuracy"]
-    return log
+            self.seconds += time.perf_counter() - t
 
 
 def train_one(base, mode, data, recipe, augment, device="cpu", log_dir=None, test_cache=None, log=True, amp=False):
@@ -321,16 +335,10 @@ def train_one(base, mode, data, recipe, augment, device="cpu", log_dir=None, tes
         epochs = _epochs_for(n, r.batch_size, r.steps)
         train = Batches(data.x_train, data.y_train, r.batch_size, shuffle=True, seed=r.seed, transform=aug)
         test = Batches(data.x_test, data.y_test, 64, transform=plain)
-        opt, sched = _adamw_1cycle(model.parameters(), r.lr, r.weight_decay, epochs, len(train))
-        test_seconds = []
-        logger = _test_logger(model, test, epochs, r.test_evals, device)
-
-        def timed(epoch, rec):  # the test curve's evaluations are not training time
-            t = time.perf_counter()
-            logger(epoch, rec)
-            test_seconds.append(time.perf_counter() - t)
-        fit(model, train, epochs=epochs, opt=opt, sched=sched, amp=amp, on_epoch_end=timed, **fit_options)
-        seconds = time.perf_counter() - t0 - sum(test_seconds)
+        opt, sched = _adamw_1cycle(model.parameters(), r.scratch_lr, r.weight_decay, epochs, len(train))
+        curve = HeldOutCurve(model, test, epochs, r.test_evals, device)
+        fit(model, train, epochs=epochs, opt=opt, sched=sched, amp=amp, on_epoch_end=curve, **fit_options)
+        seconds = time.perf_counter() - t0 - curve.seconds
         acc = evaluate(model, test, device)["accuracy"]
         return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train), model.eval())
 
@@ -350,9 +358,10 @@ def train_one(base, mode, data, recipe, augment, device="cpu", log_dir=None, tes
         train = Batches(feats, labels, r.batch_size, shuffle=True, seed=r.seed)
         opt, sched = _adamw_1cycle(head_params, r.head_lr, r.weight_decay, epochs, len(train))
         t1 = time.perf_counter()  # hundreds of tiny epochs: no per-epoch lines
+        curve = HeldOutCurve(model.fc, test, epochs, r.test_evals, device)
         fit(model.fc, train, epochs=epochs, opt=opt, sched=sched, log_dir=log_dir, progress=False, verbose=False,
-            device=device, on_epoch_end=_test_logger(model.fc, test, epochs, r.test_evals, device))
-        seconds += time.perf_counter() - t1
+            device=device, on_epoch_end=curve)
+        seconds += time.perf_counter() - t1 - curve.seconds
         acc = evaluate(model.fc, test, device)["accuracy"]
         return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train), model.eval())
 
@@ -378,15 +387,9 @@ def train_one(base, mode, data, recipe, augment, device="cpu", log_dir=None, tes
     test = Batches(torch.arange(len(data.y_test)), data.y_test, 128)
     opt, sched = _adamw_1cycle(params, r.lr, r.weight_decay, epochs, len(train))
     t1 = time.perf_counter()
-    test_seconds = []
-    logger = _test_logger(test_net, test, epochs, r.test_evals, device)
-
-    def timed(epoch, rec):
-        t = time.perf_counter()
-        logger(epoch, rec)
-        test_seconds.append(time.perf_counter() - t)
-    fit(net, train, epochs=epochs, opt=opt, sched=sched, amp=amp, on_epoch_end=timed, **fit_options)
-    seconds += time.perf_counter() - t1 - sum(test_seconds)
+    curve = HeldOutCurve(test_net, test, epochs, r.test_evals, device)
+    fit(net, train, epochs=epochs, opt=opt, sched=sched, amp=amp, on_epoch_end=curve, **fit_options)
+    seconds += time.perf_counter() - t1 - curve.seconds
     acc = evaluate(test_net, test, device)["accuracy"]
     return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train), model.eval())
 

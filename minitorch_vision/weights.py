@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .data.download import fetch, file_digest
-from .data.manifest import ENTRIES, YOLOV5_URL
+from .data.manifest import ENTRIES, YOLOV5_URL, mirrors
 from .data.paths import data_dir as resolve_data_dir
 from .errors import DataUnavailable, MTVError, summarize
 from .models.cnn import CNN, config_from_state_dict
@@ -118,13 +118,13 @@ def check_fits(model, sd, source):
 def resnet18_source():
     """``(url, sha256)`` of the ImageNet weights: the official ones, unless the environment says otherwise.
 
-    ``$MTV_MIRROR`` (the course's mirror: a folder laid out like the data folder, served over HTTP)
-    replaces the host: ``<mirror>/weights/resnet18-f37072fd.pth``. ``$MTV_RESNET18_SHA256`` replaces the
-    expected checksum, for a mirror that serves a re-saved file (and for the test that stands a local
-    server in for the official URL); the file is still verified, against the digest you chose.
+    ``$MTV_MIRROR`` (the course's mirror, :func:`data.manifest.mirrors`; the first one is used) replaces
+    the host: ``<mirror>/weights/resnet18-f37072fd.pth``. ``$MTV_RESNET18_SHA256`` replaces the expected
+    checksum, for a mirror that serves a re-saved file (and for the test that stands a local server in
+    for the official URL); the file is still verified, against the digest you chose.
     """
-    mirror = os.environ.get("MTV_MIRROR", "").split()
-    url = mirror[0].rstrip("/") + f"/weights/{RESNET18_FILE}" if mirror else RESNET18_URL
+    bases = mirrors()
+    url = bases[0] + f"weights/{RESNET18_FILE}" if bases else RESNET18_URL
     return url, os.environ.get("MTV_RESNET18_SHA256") or RESNET18_SHA256
 
 

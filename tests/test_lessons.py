@@ -36,9 +36,10 @@ def test_missing_data_is_one_line_exit_2(lesson, tmp_path):
 
 
 EXPECTED = {
-    "01": ["linear_test_accuracy"],
+    "01": ["linear_test_accuracy", "hand_loop_max_diff"],
     "02": ["test_accuracy", "best_val_accuracy", "epochs", "train_seconds", "params"],
-    "03": ["test_accuracy", "best_val_accuracy", "epochs", "train_seconds", "params", "kernel_study"],
+    "03": ["test_accuracy", "best_val_accuracy", "epochs", "train_seconds", "params", "kernel_study",
+           "kernel_study_verdict", "mlp_test_accuracy", "budget"],
 }
 
 
@@ -55,10 +56,24 @@ def test_quick_run_writes_results(num, data_dir, tmp_path):
     for key in ("linear_test_accuracy", "test_accuracy", "best_val_accuracy"):
         if key in res:
             assert 0.5 < res[key] <= 1.0
+    assert res["quick"] is True and all(f["caption"] for f in res["figures"]), "every figure needs a caption"
+    if num == "01":
+        assert res["hand_loop_max_diff"] < 1e-6, "the hand-written epoch must equal train_one_epoch"
     if num == "03":
         assert len(res["kernel_study"]) == 9
-        assert {"kernel_size", "conv_blocks", "test_accuracy", "params", "train_seconds"} <= set(res["kernel_study"][0])
+        assert {"kernel_size", "conv_blocks", "val_accuracy", "params", "multiply_adds",
+                "train_seconds"} <= set(res["kernel_study"][0])
+        # quick keeps the conclusions: equal budgets, the CNN ahead; the 4-step study says it is too short
+        assert res["mlp"]["budget"] == res["budget"] and res["test_accuracy"] > res["mlp_test_accuracy"]
+        assert res["kernel_study_verdict"]["text"].startswith("too short to conclude")
     assert list((tmp_path / "tb").glob("*/*/events.out.tfevents.*")) and list(out.glob("*.png"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    tb_run = {"01": "linear", "02": "mlp", "03": "cnn"}[num]
+    acc = EventAccumulator(str(tmp_path / "tb" / lesson.stem / tb_run))
+    acc.Reload()
+    tags = acc.Tags()
+    assert {"loss/train", "accuracy/val"} <= set(tags["scalars"]) and tags["images"], tags
+    assert tags["graph"] or num == "01", "the MLP's and the CNN's graphs belong in TensorBoard"
     assert not list(out.glob("*.tmp*"))
 
 

@@ -24,6 +24,14 @@ def test_conv2d_forward_matches_torch(kw):
     assert torch.allclose(ops.conv2d(x, w, None, **kw), F.conv2d(x, w, None, **kw), atol=1e-12)
 
 
+def test_conv2d_depthwise_matches_torch():
+    """groups == C_in (one filter pair per input channel) goes through the grouped branch."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 4, 7, 7, generator=g, dtype=torch.float64)
+    w = torch.randn(8, 1, 3, 3, generator=g, dtype=torch.float64)
+    assert torch.allclose(ops.conv2d(x, w, padding=1, groups=4), F.conv2d(x, w, padding=1, groups=4), atol=1e-12)
+
+
 @pytest.mark.parametrize("kw", CONV_CASES[:3])
 def test_conv2d_gradcheck(kw):
     g = torch.Generator().manual_seed(1)

@@ -146,3 +146,35 @@ def test_one_tensorboard_run_per_configuration_with_test_accuracy(tmp_path):
         assert {"loss/train", "accuracy/train", "loss/test", "accuracy/test"} <= tags, (name, tags)
         assert not list((tmp_path / "tb" / name).glob("*/"))  # flat: no nested runs
     assert best is not None and best.mode != "scratch" and best.model is not None
+
+
+def test_transfer_figures_render_and_encode_their_numbers(tmp_path):
+    """Lesson 04's figures: each writes a PNG of the expected size; the top-k bars' lengths are the
+    probabilities on an axis fitted to them (flat probabilities stay readable)."""
+    from PIL import Image
+
+    from minitorch_vision.plots.transfer import predictions_grid, topk_prediction, transfer_comparison
+    img = torch.randint(0, 256, (3, 40, 60), dtype=torch.uint8)
+    flat = [("a", 0.012), ("b", 0.010), ("c", 0.008), ("d", 0.004), ("e", 0.002)]
+    peaked = [("a", 0.9), ("b", 0.05), ("c", 0.03), ("d", 0.01), ("e", 0.01)]
+    for top in (flat, peaked):
+        fig = topk_prediction(img, top, title="t")
+        bars = fig.axes[1].patches
+        assert sorted(round(b.get_width(), 4) for b in bars) == sorted(p for _, p in top)
+        assert fig.axes[1].get_xlim()[0] == 0 and fig.axes[1].get_xlim()[1] <= 1.0
+    assert fig.axes[1].get_xlim()[1] > 0.5  # peaked: the axis reaches the big bar
+    assert topk_prediction(img, flat).axes[1].get_xlim()[1] < 0.05  # flat: zoomed to the data
+    runs = [{"mode": m, "shots": k, "augment": a, "test_accuracy": acc}
+            for (m, acc) in (("scratch", 0.3), ("frozen", 0.6), ("finetune", 0.65)) for k in (5, 10) for a in (False, True)]
+    paths = [topk_prediction(img, peaked, path=tmp_path / "top5.png"),
+             transfer_comparison(runs, title="t", path=tmp_path / "transfer.png", chance=0.2),
+             predictions_grid(torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8), ["cat"] * 8,
+                              ["cat", "dog"] * 4, torch.rand(8), title="t", path=tmp_path / "pred.png")]
+    for p in paths:
+        w, h = Image.open(p).size
+        assert 500 <= w <= 1300 and 250 <= h <= 900, (p.name, w, h)  # readable at ~900 px
+    fig = transfer_comparison(runs)
+    heights = {ln.get_label(): list(ln.get_ydata()) for ln in fig.axes[0].lines}
+    assert heights["scratch"] == [30.0, 30.0] and heights["frozen"] == [60.0, 60.0]
+    import matplotlib.pyplot as plt
+    plt.close("all")

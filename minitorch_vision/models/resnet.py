@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from .stages import Freezable
+
 
 @dataclass
 class ResNetConfig:
@@ -50,7 +52,7 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)                   # out-of-place add: hooks see both inputs
 
 
-class ResNet(nn.Module):
+class ResNet(Freezable, nn.Module):
     """ResNet for ImageNet-sized inputs (torchvision layout). ``forward`` returns logits (B, classes)."""
 
     def __init__(self, config=None):
@@ -71,7 +73,6 @@ class ResNet(nn.Module):
             c_in = c_out
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # any input size -> one 512-vector per image
         self.fc = nn.Linear(w[-1], config.num_classes)
-        self.frozen = ()  # names of top-level modules kept in eval mode (see ``freeze``)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -98,7 +99,7 @@ class ResNet(nn.Module):
     def forward(self, x):
         return self.fc(self.forward_features(x))        # (B, num_classes)
 
-    # ---- transfer learning helpers -------------------------------------------------------
+    # ---- transfer learning helpers (``freeze``: models.stages.Freezable) -----------------------
     STAGES = ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc")
     LAST_STAGE = "layer4"  # fine-tuning trains the last stage (plus the head)
 
@@ -124,36 +125,6 @@ class ResNet(nn.Module):
         self.fc = nn.Linear(self.fc.in_features, num_classes).to(self.fc.weight.device)
         self.config.num_classes = num_classes
         return self.fc
-
-    def freeze(self, train_from="fc"):
-        """Freeze every stage before ``train_from`` (one of ``STAGES``); return the trainable parameters.
-
-        Frozen stages get ``requires_grad=False`` (the optimizer never sees them and autograd stores no
-        activations for them) and stay in eval mode even under ``model.train()``. While anything is
-        frozen, every BatchNorm (in the trained stages too) keeps its pretrained running statistics and
-        normalises with them; only its scale and shift train. Statistics from batches of a few dozen
-        small images (layer4 is 2x2 at 64 px) are noisy, and would not match what the frozen stages
-        were trained with (Detectron's "FrozenBN" for fine-tuning does the same).
-        ``train_from="fc"``: a frozen backbone (linear probe); ``"layer4"``: fine-tune the last block;
-        ``"conv1"``: train everything.
-        """
-        first = self.STAGES.index(train_from)
-        self.frozen = tuple(s for s in self.STAGES[:first])
-        for name, module in self.named_children():
-            for p in module.parameters():
-                p.requires_grad_(name not in self.frozen)
-        self.train(self.training)
-        return [p for p in self.parameters() if p.requires_grad]
-
-    def train(self, mode=True):
-        super().train(mode)
-        for name in self.frozen:
-            getattr(self, name).eval()  # frozen stages: no dropout/BN updates
-        if self.frozen:  # adapting a pretrained network: every BN normalises with its pretrained statistics
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eval()
-        return self
 
 
 def resnet18(num_classes=1000):

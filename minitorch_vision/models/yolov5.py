@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
+from .stages import Freezable
+
 # (depth_multiple, width_multiple) of the official yolov5{n,s,m,l,x}.yaml
 SIZES = {"n": (0.33, 0.25), "s": (0.33, 0.50), "m": (0.67, 0.75), "l": (1.0, 1.0), "x": (1.33, 1.25)}
 
@@ -357,14 +359,15 @@ def map_official_state_dict(model, official):
 # --------------------------------------------------------------------------------------------------
 # The backbone alone as an image classifier (lesson 04: a detector's features reused for classification)
 
-class BackboneClassifier(nn.Module):
+class BackboneClassifier(Freezable, nn.Module):
     """YOLOv5's backbone, global average pooling and a linear head: image (N, 3, H, W) -> logits (N, classes).
 
     Input: RGB in [0, 1], no mean/std (YOLOv5's own preprocessing); any H, W >= 32. ``pyramid=False``
     pools P5 only, a (N, c(1024)) vector; ``pyramid=True`` concatenates the pooled P3, P4 and P5,
     (N, c(256) + c(512) + c(1024)): finer, less COCO-specific features beside the last ones.
     The stage names are the backbone's (``Backbone``) plus ``fc``, in the order they run, so
-    ``freeze`` and the cached partial forwards work as for :class:`~minitorch_vision.models.resnet.ResNet`.
+    ``freeze`` (:class:`~minitorch_vision.models.stages.Freezable`) and the cached partial forwards work
+    as for :class:`~minitorch_vision.models.resnet.ResNet`.
     """
 
     STAGES = ("stem", "down2", "stage2", "down3", "stage3", "down4", "stage4", "down5", "stage5", "sppf", "fc")
@@ -378,7 +381,6 @@ class BackboneClassifier(nn.Module):
         c = config.ch
         self.features = c(256) + c(512) + c(1024) if pyramid else c(1024)
         self.fc = nn.Linear(self.features, num_classes)
-        self.frozen = ()  # names of stages kept in eval mode (see ``freeze``)
 
     @classmethod
     def from_detector(cls, detector, num_classes=1000, pyramid=True):
@@ -418,24 +420,5 @@ class BackboneClassifier(nn.Module):
         self.fc = nn.Linear(self.features, num_classes).to(self.fc.weight.device)
         return self.fc
 
-    def freeze(self, train_from="fc"):
-        """Freeze every stage before ``train_from`` (one of ``STAGES``); return the trainable parameters.
-        Frozen stages get no gradients and stay in eval mode; as in ``ResNet.freeze``, while anything is
-        frozen every BatchNorm keeps its COCO statistics (only its scale and shift train)."""
-        self.frozen = self.STAGES[:self.STAGES.index(train_from)]
-        for name in self.STAGES:
-            module = self.fc if name == "fc" else getattr(self.backbone, name)
-            for p in module.parameters():
-                p.requires_grad_(name not in self.frozen)
-        self.train(self.training)
-        return [p for p in self.parameters() if p.requires_grad]
-
-    def train(self, mode=True):
-        super().train(mode)
-        for name in self.frozen:
-            getattr(self.backbone, name).eval()
-        if self.frozen:  # few-image batch statistics are noisy: normalise with the pretrained ones
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eval()
-        return self
+    def stage(self, name):
+        return self.fc if name == "fc" else getattr(self.backbone, name)

@@ -1,16 +1,24 @@
-"""Training figures (lessons 01-03): learning curves, confusion matrix, bars, the kernel study."""
+"""Training figures of lessons 01-03, in the lessons' order: learning curves (01), the diagnostics of
+a classifier (02), convolution seen from inside and the comparisons (03).
+
+These functions only draw: what they show is computed in :mod:`minitorch_vision.diagnostics`,
+:mod:`minitorch_vision.studies` or the lesson.
+"""
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from . import save
-from .. import diagnostics as dg
 from .images import image_grid
+
+BAR = "tab:blue"  # one colour for bars whose length is the quantity: the colour means nothing else
 
 
 def learning_curves(history, title="", path=None, caption=None):
-    """Loss and accuracy per epoch (train vs validation) from ``fit``'s history."""
+    """Loss and accuracy per epoch from ``fit``'s history: train and validation close together means
+    no over-fitting; validation falling behind train while train still improves means over-fitting."""
     ep = [r["epoch"] for r in history]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     for split, style in (("train", "-o"), ("val", "-s"), ("test", "--^")):
@@ -23,73 +31,183 @@ def learning_curves(history, title="", path=None, caption=None):
     for a in (a1, a2):
         a.grid(alpha=0.3)
         a.legend()
+        a.set_xticks(ep if len(ep) <= 12 else ep[::max(1, len(ep) // 10)])
     fig.suptitle(title)
     return save(fig, path, caption) if path else fig
 
 
+# --- lesson 02: where a classifier is wrong ---------------------------------------------------------
+
 def confusion_matrix_plot(cm, class_names, title="confusion matrix", path=None, caption=None):
-    """Counts with row = true class, column = predicted; the diagonal is what went right."""
+    """Counts with row = true class, column = predicted: the diagonal went right, a dark cell off it
+    is a pair of classes the model mixes up."""
     cm = np.asarray(cm)
-    fig, ax = plt.subplots(figsize=(7, 6))
-    ax.imshow(cm, cmap="Blues")
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    im = ax.imshow(cm, cmap="Blues")
     for (r, c), v in np.ndenumerate(cm):
-        ax.text(c, r, str(v), ha="center", va="center", fontsize=7,
-                color="white" if v > cm.max() / 2 else "black")
-    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(class_names)), class_names, fontsize=8)
-    ax.set(xlabel="predicted", ylabel="true", title=title)
+        ax.text(c, r, str(v), ha="center", va="center", fontsize=8, color="white" if v > cm.max() / 2 else "black")
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    ax.spines[:].set_visible(False)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="test images")
     return save(fig, path, caption) if path else fig
 
 
-def bar_compare(names, values, ylabel, title="", path=None, fmt="{:.4f}", caption=None):
-    """A labelled bar chart, e.g. test accuracy of the linear model, the MLP and the CNN."""
-    fig, ax = plt.subplots(figsize=(max(4, len(names) * 1.3), 3.6))
-    bars = ax.bar(names, values, color=plt.cm.tab10(np.arange(len(names))))
-    for b, v in zip(bars, values):
-        ax.text(b.get_x() + b.get_width() / 2, b.get_height(), fmt.format(v), ha="center", va="bottom", fontsize=8)
-    lo = min(values)
-    ax.set_ylim(max(0, lo - (max(values) - lo) * 2 - 0.01), max(values) + (max(values) - lo) * 0.3 + 0.005)
-    ax.set(ylabel=ylabel, title=title)
+def per_class_accuracy_plot(acc, class_names, title="per-class accuracy", path=None, caption=None):
+    """One bar per class on a 0-1 axis: the short bars are the classes the model finds hard."""
+    acc = np.asarray(acc, dtype=float)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    bars = ax.barh(range(len(acc)), acc, color=BAR)
+    ax.bar_label(bars, [f"{a:.3f}" for a in acc], padding=3, fontsize=9)
+    ax.set_yticks(range(len(acc)), class_names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.08)
+    ax.set(xlabel="accuracy on the test images of the class (recall)", title=title)
+    ax.grid(axis="x", alpha=0.3)
     return save(fig, path, caption) if path else fig
 
 
-def kernel_study(rows, path=None, caption=None):
-    """Test accuracy vs depth for each kernel size, marker area ~ parameter count."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for k in sorted({r["kernel_size"] for r in rows}):
-        rs = sorted((r for r in rows if r["kernel_size"] == k), key=lambda r: r["conv_blocks"])
-        a1.plot([r["conv_blocks"] for r in rs], [r["test_accuracy"] for r in rs], "-o", label=f"{k}x{k}")
-        a2.scatter([r["params"] for r in rs], [r["test_accuracy"] for r in rs],
-                   s=[20 + r["train_seconds"] for r in rs], label=f"{k}x{k}", alpha=0.7)
-    a1.set(xlabel="conv blocks", ylabel="test accuracy", title="depth and kernel size")
-    a1.set_xticks(sorted({r["conv_blocks"] for r in rows}))
-    a2.set(xlabel="parameters", ylabel="test accuracy", xscale="log", title="accuracy vs size (area ~ train time)")
-    for a in (a1, a2):
-        a.grid(alpha=0.3)
-        a.legend(title="kernel")
-    return save(fig, path, caption) if path else fig
-
-
-def diagnostics_figures(probs, y_true, images, class_names, out, prefix="", k_mistakes=24):
-    """Confusion matrix, per-class accuracy and the most confident mistakes, as PNGs in ``out``.
+def diagnostics_figures(diag, images, class_names, out, model, captions=None):
+    """Draw :func:`minitorch_vision.diagnostics.diagnose`'s result: ``confusion_matrix.png``,
+    ``per_class_accuracy.png`` and ``worst_mistakes.png`` in ``out``, titled with ``model``.
 
     Args:
-        probs: (N, K) softmax probabilities; y_true: (N,) labels; images: (N, H, W) uint8 for display.
-    Returns:
-        :func:`minitorch_vision.diagnostics.summarize`'s dict (JSON-friendly) plus the figure names.
+        images: (N, H, W) uint8 test images, indexed like the probabilities ``diag`` was made from.
+        captions: optional ``{figure stem: caption}``.
+    Returns: the three paths.
     """
-    out = Path(out)
-    pred = probs.argmax(1)
-    cm = dg.confusion_matrix(y_true, pred, len(class_names))
-    confusion_matrix_plot(cm, class_names, f"{prefix} confusion matrix (test set)".strip(),
-                          out / f"{prefix}confusion_matrix.png")
-    acc = dg.per_class_accuracy(cm)
-    bar_compare(class_names, acc.tolist(), "accuracy", f"{prefix} per-class accuracy".strip(),
-                out / f"{prefix}per_class_accuracy.png", fmt="{:.2f}")
-    idx, wrong, conf = dg.worst_mistakes(probs, y_true, k_mistakes)
-    image_grid([images[i].numpy() for i in idx],
-               [f"{class_names[w]} {c:.3f}\n(true: {class_names[y_true[i]]})" for i, w, c in zip(idx, wrong, conf)],
-               out / f"{prefix}worst_mistakes.png", suptitle="most confident mistakes: predicted, confidence (true class)")
-    summary = dg.summarize(probs, y_true, class_names)
-    summary["figures"] = [f"{prefix}{n}.png" for n in ("confusion_matrix", "per_class_accuracy", "worst_mistakes")]
-    return summary
+    out, captions = Path(out), captions or {}
+    m = diag["mistakes"]
+    return [
+        confusion_matrix_plot(diag["confusion_matrix"], class_names, f"{model}: confusion matrix (test set)",
+                              out / "confusion_matrix.png", captions.get("confusion_matrix")),
+        per_class_accuracy_plot(diag["per_class_accuracy"], class_names, f"{model}: per-class test accuracy",
+                                out / "per_class_accuracy.png", captions.get("per_class_accuracy")),
+        image_grid([images[i].numpy() for i in m["index"]],
+                   [f"{class_names[p]} {c:.2f}\n(true: {class_names[t]})"
+                    for p, c, t in zip(m["predicted"].tolist(), m["confidence"].tolist(), m["true"].tolist())],
+                   out / "worst_mistakes.png", suptitle=f"{model}: most confident mistakes (predicted, confidence, true)",
+                   caption=captions.get("worst_mistakes")),
+    ]
+
+
+# --- lesson 03: convolution from inside, and the comparisons ----------------------------------------
+
+def im2col_patch(image, cols, at, kernel_size, path=None, caption=None):
+    """One image, the k x k patch at pixel ``at`` = (row, col) enlarged, and the whole patch matrix
+    (k*k rows, one column per output pixel) with that patch's column marked: convolution is
+    ``weight @ this matrix``."""
+    img, cols = np.asarray(image), np.asarray(cols)
+    r, c = at
+    k = kernel_size
+    width = img.shape[1]
+    col = r * width + c
+    patch = cols[:, col].reshape(k, k)
+    fig = plt.figure(figsize=(11, 3.8))
+    gs = fig.add_gridspec(1, 3, width_ratios=[1, 1, 2.6])
+    a1, a2, a3 = (fig.add_subplot(g) for g in gs)
+    a1.imshow(img, cmap="gray")
+    a1.add_patch(Rectangle((c - k // 2 - 0.5, r - k // 2 - 0.5), k, k, fill=False, ec="tab:orange", lw=2))
+    a1.set_title(f"image {img.shape[0]}x{img.shape[1]}\npatch centred at ({r}, {c})")
+    a2.imshow(patch, cmap="gray", vmin=img.min(), vmax=img.max())
+    for (i, j), v in np.ndenumerate(patch):
+        a2.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=9, color="tab:orange")
+    a2.set_title(f"the {k}x{k} patch\n= column {col}")
+    im = a3.imshow(cols, cmap="gray", aspect="auto", interpolation="nearest")
+    a3.axvline(col, color="tab:orange", lw=2)
+    a3.set(title=f"patch matrix ({cols.shape[0]}, {cols.shape[1]}): one column per output pixel",
+           xlabel="output pixel (row-major)", ylabel="position in the patch")
+    for ax in (a1, a2):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=a3, label="standardised pixel value")
+    return save(fig, path, caption) if path else fig
+
+
+def conv_filters(weight, title="", path=None, caption=None):
+    """A conv layer's first-layer filters (C_out, 1, k, k) as small images on one symmetric colour
+    scale: red weights reward bright pixels, blue ones dark pixels (edge and blob detectors)."""
+    w = np.asarray(weight)[:, 0]
+    lim = np.abs(w).max()
+    ncols = 8
+    nrows = -(-len(w) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.2, nrows * 1.3), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(w):
+            im = ax.imshow(w[i], cmap="seismic", vmin=-lim, vmax=lim)
+            ax.set_title(str(i), fontsize=9)
+    fig.colorbar(im, ax=list(axes.flat), shrink=0.8, label="weight")
+    fig.suptitle(title)
+    return save(fig, path, caption) if path else fig
+
+
+def feature_maps(image, maps, title="", path=None, caption=None, n=16):
+    """An input image and the first ``n`` feature maps (C, H, W) a conv layer computes from it,
+    each on its own scale: every filter lights up where its pattern occurs."""
+    maps = np.asarray(maps)[:n]
+    ncols = 8
+    nrows = 1 + -(-len(maps) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.3, nrows * 1.45), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].imshow(np.asarray(image), cmap="gray")
+    axes[0, 0].set_title("input", fontsize=9)
+    for i, (ax, m) in enumerate(zip(axes[1:].flat, maps)):
+        ax.imshow(m, cmap="magma")
+        ax.set_title(f"map {i}", fontsize=9)
+    fig.suptitle(title)
+    return save(fig, path, caption) if path else fig
+
+
+def _budget_text(b):
+    return f"{b['epochs']} epochs x {b['train_images']:,} images"
+
+
+def model_comparison(names, accuracies, budgets, title="", path=None, caption=None):
+    """Test accuracy and error rate per model on axes from 0, each bar labelled with its training
+    budget: with equal budgets the taller accuracy bar (the shorter error bar) is the better model."""
+    acc = np.asarray(accuracies, dtype=float)
+    labels = [f"{n}\n{_budget_text(b)}" for n, b in zip(names, budgets)]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, vals, name in ((a1, acc, "test accuracy"), (a2, 1 - acc, "test error rate (1 - accuracy)")):
+        bars = ax.bar(labels, vals, color=BAR, width=0.55)
+        ax.bar_label(bars, [f"{v:.4f}" for v in vals], padding=2)
+        ax.set_ylim(0, max(vals) * 1.15)
+        ax.set(ylabel=name, title=name)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title)
+    return save(fig, path, caption) if path else fig
+
+
+def kernel_study(rows, title="", path=None, caption=None, key="val_accuracy", pick=None):
+    """Accuracy vs depth for each kernel size (left) and vs compute, marker AREA proportional to
+    training time (right; the legend gives the scale), ``pick`` ringed: up and to the left is good."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    tmax = max(r["train_seconds"] for r in rows)
+
+    def area(seconds):  # points^2, proportional to seconds: twice the time, twice the ink
+        return 600.0 * seconds / tmax
+
+    for k, colour in zip(sorted({r["kernel_size"] for r in rows}), ("tab:blue", "tab:orange", "tab:green", "tab:red")):
+        rs = sorted((r for r in rows if r["kernel_size"] == k), key=lambda r: r["conv_blocks"])
+        a1.plot([r["conv_blocks"] for r in rs], [r[key] for r in rs], "-o", color=colour, label=f"{k}x{k}")
+        a2.scatter([r["multiply_adds"] / 1e6 for r in rs], [r[key] for r in rs], s=[area(r["train_seconds"]) for r in rs],
+                   color=colour, alpha=0.6)
+    if pick is not None:
+        a2.scatter([pick["multiply_adds"] / 1e6], [pick[key]], s=area(pick["train_seconds"]) + 250, facecolors="none",
+                   edgecolors="black", lw=1.5, label="pick")
+    name = key.replace("_", " ")
+    a1.set(xlabel="conv blocks (depth)", ylabel=name, title="depth and kernel size")
+    a1.set_xticks(sorted({r["conv_blocks"] for r in rows}))
+    a1.legend(title="kernel (colour)", loc="best")
+    a2.set(xlabel="million multiply-adds per image (log scale)", ylabel=name, xscale="log",
+           title="accuracy vs compute; area = train time")
+    for t in (tmax / 4, tmax):  # a size key: the same area rule as the markers
+        a2.scatter([], [], s=area(t), color="gray", alpha=0.5, label=f"{t:.2g} s")
+    a2.legend(title="area: train time", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, labelspacing=1.5)
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+    fig.suptitle(title)
+    return save(fig, path, caption) if path else fig
