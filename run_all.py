@@ -169,7 +169,7 @@ def main(argv=None):
     try:
         args = parse_args(argv)
         with OutputLock(args.out):  # one run_all per --out (each lesson also locks its own folder)
-            remove_stale_temps(args.out)
+            remove_stale_temps(args.out, recursive=True)
             return run_course(args)
     except MTVError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -180,14 +180,13 @@ def main(argv=None):
 
 
 def run_course(args):
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # the lessons run from the repository root: a relative --out must mean ours
     data = resolve_data_dir(args.data_dir)
     lessons_dir = Path(args.lessons_dir)
     wanted = None if not args.only else {s.strip().zfill(2) for s in args.only.split(",") if s.strip()}
     names = [n for n in LESSONS if wanted is None or n[:2] in wanted]
     if wanted and not names:
-        print(f"error: --only {args.only} matches no lesson ({', '.join(n[:2] for n in LESSONS)})", file=sys.stderr)
-        return 2
+        raise MTVError(f"--only {args.only} matches no lesson — choose from {', '.join(n[:2] for n in LESSONS)}")
     try:  # the whole course's data up front, once, instead of one lesson part at a time
         print(f"[data] checking {data} ...", flush=True)
         if args.no_download:

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from .errors import MTVError
 
-# .<stem>.<pid>.tmp<suffix>: what temp_name makes ("checkpoint.pt" -> ".checkpoint.1234.tmp.pt")
-_TEMP = re.compile(r"^\..+\.(\d+)\.tmp(\.[^./]+)?$")
+# what temp_name makes (".checkpoint.1234.tmp.pt" for checkpoint.pt) and data.archive.safe_extract's
+# folder (".cifar-10-batches-py.1234.extracting")
+_TEMP = re.compile(r"^\..+\.(\d+)\.(tmp(\..*)?|extracting)$")
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _NO_ACCESS = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -114,22 +115,27 @@ def pid_alive(pid):
     return True
 
 
-def remove_stale_temps(folder):
-    """Delete the temporary files that killed runs left under ``folder`` (recursively).
+def remove_stale_temps(folder, recursive=False):
+    """Delete the temporary files (and extraction folders) that killed runs left in ``folder``.
 
-    Only ours: names matching ``.<name>.<pid>.tmp*`` (see :func:`temp_name`) whose process is gone.
-    Returns the paths removed.
+    Only ours: names matching ``.<name>.<pid>.tmp*`` (see :func:`temp_name`) or ``.<name>.<pid>.extracting``
+    whose process is gone; a live process's (a concurrent run's) is left alone. ``recursive``: in every
+    sub-folder too. A folder we may not write is left as it is. Returns the paths removed.
     """
     removed = []
-    folder = Path(folder)
-    if not folder.is_dir():
+    try:
+        entries = list(Path(folder).rglob(".*") if recursive else Path(folder).iterdir())
+    except OSError:
         return removed
-    for p in folder.rglob(".*.tmp*"):
+    for p in entries:
         m = _TEMP.match(p.name)
-        if m and p.is_file() and not pid_alive(int(m.group(1))):
-            with contextlib.suppress(OSError):
-                p.unlink()
-                removed.append(p)
+        if not m or pid_alive(int(m.group(1))):
+            continue
+        try:
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            removed.append(p)
+        except OSError:
+            pass  # read-only folder: the next writable run removes it
     return removed
 
 

@@ -20,7 +20,6 @@ directory.
 """
 import argparse
 import json
-import math
 import os
 import random
 import shlex
@@ -36,6 +35,8 @@ from . import distributed
 from .atomic import OutputError, OutputLock, atomic_path, make_dirs, release_locks, remove_stale_temps, write_error
 from .data.paths import data_dir as resolve_data_dir
 from .errors import MTVError
+from .flags import (class_list, dropout_rate, finite_positive_float, float_range, int_list, int_range,  # noqa: F401
+                    multiple_of, nonnegative_float, nonnegative_int, positive_int, probability)  # re-exported
 from .plots import saved_figures
 
 
@@ -97,85 +98,6 @@ def _ipython():
     """The running IPython kernel's shell, or None from the shell."""
     ip = sys.modules.get("IPython")
     return ip.get_ipython() if ip is not None and "ipykernel" in sys.modules else None
-
-
-# ---- flag types: a bad value is refused where it is parsed, in one line that names the flag ---------
-# argparse turns an ArgumentTypeError into "argument --epochs: <our text>"; Parser makes that one line.
-def int_range(lo=None, hi=None):
-    """A flag type: a whole number in [lo, hi] (either bound may be None)."""
-    def parse(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            want = f"from {lo} to {hi}" if hi is not None and lo is not None else \
-                f">= {lo}" if lo is not None else f"<= {hi}"
-            raise argparse.ArgumentTypeError(f"must be a whole number {want}, got {text}")
-        return v
-    parse.__name__ = "int_range"
-    return parse
-
-
-positive_int = int_range(1)
-nonnegative_int = int_range(0)
-
-
-def float_range(lo=None, hi=None, *, lo_open=False, hi_open=False):
-    """A flag type: a finite number in the interval from lo to hi (closed unless ``*_open``)."""
-    def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        low_bad = lo is not None and (v <= lo if lo_open else v < lo)
-        high_bad = hi is not None and (v >= hi if hi_open else v > hi)
-        if not math.isfinite(v) or low_bad or high_bad:
-            want = " and ".join(w for w in (lo is not None and f"{'>' if lo_open else '>='} {lo:g}",
-                                            hi is not None and f"{'<' if hi_open else '<='} {hi:g}") if w)
-            raise argparse.ArgumentTypeError(f"must be a finite number{' ' + want if want else ''}, got {text}")
-        return v
-    parse.__name__ = "float_range"
-    return parse
-
-
-finite_positive_float = float_range(0, lo_open=True)     # learning rates
-nonnegative_float = float_range(0)                        # seconds
-probability = float_range(0, 1)                           # thresholds: confidence, IoU
-dropout_rate = float_range(0, 1, hi_open=True)            # 1 would drop everything
-
-
-def multiple_of(n):
-    """A flag type: a positive whole number divisible by ``n`` (e.g. a detector's largest stride)."""
-    def parse(text):
-        v = positive_int(text)
-        if v % n:
-            raise argparse.ArgumentTypeError(f"must be a multiple of {n}, got {v} (try {max(n, round(v / n) * n)})")
-        return v
-    parse.__name__ = "multiple_of"
-    return parse
-
-
-def int_list(text):
-    """A flag type: comma-separated positive whole numbers, e.g. ``512,256`` -> (512, 256)."""
-    parts = [t.strip() for t in str(text).split(",")]
-    if not any(parts):
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}")
-    return tuple(positive_int(t) for t in parts if t)
-
-
-def class_list(known):
-    """A flag type: comma-separated class names, each one of ``known``, no repeats, at least two."""
-    def parse(text):
-        names = [t.strip() for t in str(text).split(",") if t.strip()]
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise argparse.ArgumentTypeError(f"unknown class {unknown[0]!r}: choose from {', '.join(known)}")
-        if len(set(names)) != len(names) or len(names) < 2:
-            raise argparse.ArgumentTypeError(f"expected at least two different class names, got {text!r}")
-        return names
-    parse.__name__ = "class_list"
-    return parse
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -305,7 +227,7 @@ def prepare_out(out):
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"no permission to write into {out} — pass --out to a folder you can write")
     OutputLock(out).acquire()
-    for p in remove_stale_temps(out):
+    for p in remove_stale_temps(out, recursive=True):
         print(f"removed {p} (left by a run that was killed)")
     return out
 

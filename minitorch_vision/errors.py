@@ -8,6 +8,7 @@ the lesson prints it as ``error: <text>`` and exits 2. Anything else is a bug an
 ``EOFError``) into one sentence in our words, for the ``<what happened>`` part.
 """
 import _compat_pickle
+import errno
 import re
 
 
@@ -23,20 +24,20 @@ class DataUnavailable(MTVError):
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # torch's weights_only refusal names the global as pickle protocol 2 wrote it ("GLOBAL commands.Popen")
-_OS_MODULES = {"posix": "os", "nt": "os"}  # os.system pickles as posix.system (nt.system on Windows)
+_OS_MODULES = {"posix": "os", "nt": "os"}  # os.system is pickled as posix.system (nt.system on Windows)
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)\.(\w+)")
 
 
 def modern_name(module, name):
-    """The Python 3 name of a global a protocol-2 pickle names by its Python 2 name.
+    """The Python 3 ``(module, name)`` of a global as a protocol-2 pickle spells it.
 
-    ``torch.save`` writes protocol 2, which stores ``subprocess.Popen`` as ``commands.Popen`` (and
-    ``builtins`` as ``__builtin__``), and ``os.system`` is pickled as ``posix.system``; the reader must
-    see the name they know. Returns ``"module.name"``.
+    The mapping ``pickle.Unpickler`` applies for protocols < 3 (``fix_imports``): ``torch.save`` writes
+    protocol 2, which stores ``subprocess.Popen`` as ``commands.Popen`` and ``builtins`` as
+    ``__builtin__``; a refusal must name what would really have been imported.
     """
-    module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
-    module = _compat_pickle.IMPORT_MAPPING.get(module, module)
-    return f"{_OS_MODULES.get(module, module)}.{name}"
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
 
 
 def summarize(exc):
@@ -49,11 +50,14 @@ def summarize(exc):
     if "Weights only load failed" in text or "WeightsUnpickler" in text:
         g = _GLOBAL.search(text)
         if g:
-            return f"its pickle asks for {modern_name(g.group(1), g.group(2))}, which no weights file needs " \
+            module, name = modern_name(g.group(1), g.group(2))
+            return f"its pickle asks for {_OS_MODULES.get(module, module)}.{name}, which no weights file needs " \
                    f"(refused before anything ran)"
         return "it holds Python objects besides tensors (refused before anything ran)"
-    if "PytorchStreamReader" in text or "central directory" in text:
-        return "it is not a complete PyTorch file (truncated or corrupted)"
+    if "PytorchStreamReader" in text or "central directory" in text or getattr(exc, "errno", None) == errno.EINVAL:
+        return "it is not a complete PyTorch file (truncated or corrupted)"  # EINVAL: a seek past a cut-off end
+    if "Invalid magic number" in text:
+        return "it is not a PyTorch file"
     if isinstance(exc, EOFError) or "Ran out of input" in text:
         return "it is empty or cut short"
     if isinstance(exc, (KeyError, IndexError)) or "invalid load key" in text:

@@ -39,6 +39,7 @@ from .data.loader import Batches
 from .data.paths import data_dir as resolve_data_dir
 from .data.transforms import IMAGENET_MEAN, IMAGENET_STD, Augment, center_crop, normalize, resize
 from .errors import DataUnavailable, MTVError
+from .flags import class_list, int_list, int_range, positive_int
 from .nnutil import eval_mode
 from .train import evaluate, fit, one_cycle
 from .weights import RESNET18_FILE, load_resnet18, load_yolov5_backbone
@@ -150,7 +151,6 @@ QUICK = {"shots": ((5, 10, 50), (5, 10)), "test_per_class": (100, 20), "head_ste
 
 def lesson_flags(p):
     """Lesson 04's flags (``cli.lesson_args(extra=...)``); then call :func:`quick_defaults` on the result."""
-    from .cli import class_list, int_list, int_range, positive_int  # the flag types; cli sits above this module
 
     def default(name):
         full, quick = QUICK[name]

@@ -76,7 +76,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 _standin_classes[key] = type(name, (_StandIn,), {"__module__": "standin." + module})
             return _standin_classes[key]
         # protocol 2 (torch.save's) stores Python 3 names as Python 2 ones: name what the reader knows
-        raise CheckpointRefused(f"refused to load: the pickle asks for {modern_name(module, name)}, which is not "
+        raise CheckpointRefused(f"refused to load: the pickle asks for {'.'.join(modern_name(module, name))}, which is not "
                                 f"on the YOLOv5 checkpoint allow-list (nothing was run) — use an official "
                                 f"YOLOv5 release file or one saved by this project")
 
