@@ -29,7 +29,7 @@ _GLOBAL = re.compile(r"GLOBAL ([\w.]+)\.(\w+)")
 
 
 def modern_name(module, name):
-    """The Python 3 ``(module, name)`` of a global as a protocol-2 pickle spells it.
+    """The Python 3 ``(module, name)`` of a global as a pickle spells it (protocol 2, or ``posix`` for ``os``).
 
     The mapping ``pickle.Unpickler`` applies for protocols < 3 (``fix_imports``): ``torch.save`` writes
     protocol 2, which stores ``subprocess.Popen`` as ``commands.Popen`` and ``builtins`` as
@@ -37,6 +37,8 @@ def modern_name(module, name):
     """
     if (module, name) in _compat_pickle.NAME_MAPPING:
         return _compat_pickle.NAME_MAPPING[(module, name)]
+    if module in ("posix", "nt"):  # os.system is pickled by where it lives (posix.system): name it as users know it
+        return "os", name
     return _compat_pickle.IMPORT_MAPPING.get(module, module), name
 
 

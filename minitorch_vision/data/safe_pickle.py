@@ -65,7 +65,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.allowed, self.path, self.what = allowed, path, what
 
     def find_class(self, module, name):
-        key = modern_name(module, name)
+        key = ".".join(modern_name(module, name))
         if key in self.allowed:
             return self.allowed[key]
         raise PickleRefused(f"refused to load {self.path}: its pickle asks for {key}, which a "
