@@ -35,8 +35,7 @@ from . import distributed
 from .atomic import OutputError, OutputLock, atomic_path, make_dirs, release_locks, remove_stale_temps, write_error
 from .data.paths import data_dir as resolve_data_dir
 from .errors import MTVError
-from .flags import (class_list, dropout_rate, finite_positive_float, float_range, int_list, int_range,  # noqa: F401
-                    multiple_of, nonnegative_float, nonnegative_int, positive_int, probability)  # re-exported
+from .flags import finite_positive_float, int_range, positive_int
 from .plots import saved_figures
 
 

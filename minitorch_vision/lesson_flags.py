@@ -2,7 +2,7 @@
 functions to :func:`cli.lesson_args` as ``extra=``, so ``--help`` lists them with their defaults."""
 import argparse
 
-from .cli import dropout_rate, int_list, int_range, positive_int, probability
+from .flags import dropout_rate, int_list, int_range, positive_int, probability
 
 
 # The kernel study's budget per configuration, (epochs, training images): the full one is the smallest

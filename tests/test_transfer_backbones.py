@@ -11,7 +11,8 @@ from minitorch_vision.models.yolov5 import BackboneClassifier, YOLOv5Config
 from minitorch_vision.nnutil import count_params
 from minitorch_vision.transfer import (BACKBONES, MODES, ClassifierInfo, Recipe, compare, load_classifier,
                                        save_classifier, scratch_model, train_one)
-from minitorch_vision.weights import load_yolov5, load_yolov5_backbone
+from minitorch_vision.weights import load_yolov5_backbone
+from minitorch_vision.yolov5_checkpoint import load_yolov5
 
 
 @pytest.fixture(scope="module")

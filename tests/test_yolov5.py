@@ -74,15 +74,6 @@ def test_default_config_is_fresh_per_model_and_size_name():
     assert b.config.names == [] and size_name(b.config) == "yolov5s" and size_name(yolov5("n").config) == "yolov5n"
 
 
-def test_weights_module_reexports_the_yolov5_loaders():
-    """Lessons 05/06 import the YOLOv5 loaders from ``minitorch_vision.weights``."""
-    from minitorch_vision import weights, yolov5_checkpoint
-    for name in ("load_yolov5", "save_yolov5", "read_yolov5_checkpoint", "CheckpointRefused",
-                 "yolov5_from_checkpoint"):
-        assert getattr(weights, name) is getattr(yolov5_checkpoint, name)
-    assert weights.size_name is size_name
-
-
 def test_detect_decodes_a_hand_made_head_output():
     """Zero weights, chosen biases: every output is sigmoid(bias); check x, y, w, h by hand."""
     det = Detect(nc=2, anchors=((10, 13, 16, 30, 33, 23),), strides=(8,), ch=(4,)).eval()
