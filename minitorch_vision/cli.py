@@ -254,7 +254,7 @@ def setup(args, lesson):
 
 
 def save_json_atomic(obj, path):
-    """``obj`` as indented JSON at ``path``, complete or absent (the argument order of ``train.save_atomic``)."""
+    """``obj`` as indented JSON at ``path``, complete or absent (the argument order of ``checkpoint.save_atomic``)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
 

@@ -10,7 +10,7 @@ from minitorch_vision.detection.draw import draw_box
 from minitorch_vision.diagnostics import confusion_matrix, most_confused_pairs, pair_examples
 from minitorch_vision.gradcam import detection_row
 from minitorch_vision.models.cnn import CNN, CNNConfig, config_from_state_dict
-from minitorch_vision.train import save_atomic
+from minitorch_vision.checkpoint import save_atomic
 from minitorch_vision.weights import load_cnn_checkpoint
 
 
