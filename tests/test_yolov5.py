@@ -235,13 +235,15 @@ def test_letterbox_padding_and_rescaling():
 
 
 def test_raw_head_output_matches_official(bus, v5n):
-    """Unfused vs the official fused model: box columns within 5e-3 px, obj/cls within 1e-4 (README)."""
+    """Unfused vs the official fused model's stored output: box columns (pixels, up to 640) within 2.5e-3,
+    obj/cls probabilities within 1e-5. Measured (torch 2.13 CPU): 1.6e-3 / 5.0e-6 with 1 thread,
+    1.3e-3 / 4.8e-6 with 2 or 3 (another thread count sums in another order)."""
     with torch.no_grad():
         pred = v5n(bus["input"])
     ref = bus["pred_raw"]
     assert pred.shape == ref.shape == (1, 18900, 85)
-    assert (pred[..., :4] - ref[..., :4]).abs().max() < 5e-3
-    assert (pred[..., 4:] - ref[..., 4:]).abs().max() < 1e-4
+    assert (pred[..., :4] - ref[..., :4]).abs().max() < 2.5e-3
+    assert (pred[..., 4:] - ref[..., 4:]).abs().max() < 1e-5
 
 
 def test_fused_official_model_matches(data_dir, bus):
@@ -249,9 +251,9 @@ def test_fused_official_model_matches(data_dir, bus):
     with torch.no_grad():
         pred = model(bus["input"])
     ref = bus["pred_raw"]
-    # bit-identical with 2 threads (the reference's setting); other thread counts sum in another order
-    assert (pred[..., :4] - ref[..., :4]).abs().max() < 5e-3
-    assert (pred[..., 4:] - ref[..., 4:]).abs().max() < 1e-4
+    # measured (torch 2.13 CPU): 1.6e-3 px / 4.2e-6 with 1 thread, 1.3e-3 / 4.4e-6 with 2 or 3
+    assert (pred[..., :4] - ref[..., :4]).abs().max() < 2.5e-3
+    assert (pred[..., 4:] - ref[..., 4:]).abs().max() < 1e-5
 
 
 def test_detections_after_nms_match_official(data_dir, bus, v5n):
