@@ -7,6 +7,7 @@ Both models offer ``forward_features``, ``fc``, ``replace_head``, ``freeze(stage
 ``LAST_STAGE`` and the split ``forward_until`` / ``forward_from``, so :mod:`minitorch_vision.transfer`
 and :mod:`minitorch_vision.classifier` do not depend on which. ``BACKBONES`` says what differs (input
 normalisation, measured resolutions, the Grad-CAM layer); :func:`load_backbone` loads one.
+:func:`cached_features` runs a frozen part once over a dataset and :class:`Tail` trains what follows it.
 """
 from dataclasses import dataclass
 
@@ -113,3 +114,40 @@ def load_backbone(name, weights=None, data_dir=None, allow_download=True, verbos
         model, kind, source = load_yolov5_backbone(weights, data_dir, allow_download, verbose=verbose)
         return Pretrained(model, BACKBONES[name], kind, source, note)
     raise MTVError(f"unknown backbone {name!r}: choose resnet18, yolov5n or auto")
+
+
+# ---- running the frozen part once (transfer learning's feature cache) ---------------------------------------
+class Tail(nn.Module):
+    """The trainable rest of ``model`` after ``stage``, fed by row indices into ``cache``: the frozen
+    part's outputs computed once (a tensor, or a tuple of tensors, e.g. YOLOv5's pooled P3/P4 and map)."""
+
+    def __init__(self, model, stage, cache):
+        super().__init__()
+        self.model, self.stage, self.cache = model, stage, cache
+
+    def forward(self, idx):                                      # (B,) row indices
+        h = tuple(c[idx] for c in self.cache) if isinstance(self.cache, tuple) else self.cache[idx]
+        return self.model.forward_from(h, self.stage)            # (B, classes)
+
+
+@torch.no_grad()
+def cached_features(fn, model, x, transform, batch_size=64, device="cpu"):
+    """``fn(model, transform(x_batch))`` for every batch of ``x``, in eval mode, concatenated on the CPU
+    (element by element when ``fn`` returns a tuple).
+
+    ``fn`` is e.g. :func:`pooled` (the (N, D) vectors the head reads) or a partial forward.
+    """
+    with eval_mode(model):
+        outs = [fn(model, transform(xb).to(device)) for xb in x.split(batch_size)]
+    if isinstance(outs[0], tuple):
+        return tuple(torch.cat([o[i].cpu() for o in outs]) for i in range(len(outs[0])))
+    return torch.cat([o.cpu() for o in outs])
+
+
+def pooled(model, xb):
+    return model.forward_features(xb)
+
+
+def frozen_stage(model):
+    """The last frozen stage when fine-tuning: the one just before ``model.LAST_STAGE``."""
+    return model.STAGES[model.STAGES.index(model.LAST_STAGE) - 1]

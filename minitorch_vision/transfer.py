@@ -8,7 +8,7 @@ the three modes differ only in which stages get gradients (``model.freeze``):
   * ``finetune`` the last stage (``LAST_STAGE``: ResNet's ``layer4``, YOLOv5's last C3 + SPPF) + the head,
     every BatchNorm normalising with its pretrained statistics (``models.stages.Freezable``).
 A frozen part of the network computes the same thing every epoch, so it is run ONCE and its outputs
-are cached: ``frozen`` trains a linear layer on (N, D) vectors, ``finetune`` without augmentation
+are cached (:func:`backbones.cached_features`): ``frozen`` trains a linear layer on (N, D) vectors, ``finetune`` without augmentation
 trains the last stage on cached maps. With augmentation every epoch sees new pixels, so ``finetune``
 recomputes the frozen part on the fly (without gradients) and ``frozen`` caches ``views`` augmented
 copies of each training image. ``benchmarks/feature_cache.py`` measures the gain.
@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn as nn
 
+from .backbones import Tail, cached_features, frozen_stage, pooled
 from .data.loader import Batches
 from .data.transforms import IMAGENET_MEAN, IMAGENET_STD, Augment
-from .nnutil import eval_mode
 from .train import evaluate, fit, one_cycle
 
 MODES = ("scratch", "frozen", "finetune")
@@ -72,42 +72,6 @@ class RunResult:
     def record(self):
         """The numbers, without the model (for results.json)."""
         return {k: v for k, v in asdict(self).items() if k != "model"}
-
-
-class Tail(nn.Module):
-    """The trainable rest of ``model`` after ``stage``, fed by row indices into ``cache``: the frozen
-    part's outputs computed once (a tensor, or a tuple of tensors, e.g. YOLOv5's pooled P3/P4 and map)."""
-
-    def __init__(self, model, stage, cache):
-        super().__init__()
-        self.model, self.stage, self.cache = model, stage, cache
-
-    def forward(self, idx):                                      # (B,) row indices
-        h = tuple(c[idx] for c in self.cache) if isinstance(self.cache, tuple) else self.cache[idx]
-        return self.model.forward_from(h, self.stage)            # (B, classes)
-
-
-@torch.no_grad()
-def cached_features(fn, model, x, transform, batch_size=64, device="cpu"):
-    """``fn(model, transform(x_batch))`` for every batch of ``x``, in eval mode, concatenated on the CPU
-    (element by element when ``fn`` returns a tuple).
-
-    ``fn`` is e.g. :func:`pooled` (the (N, D) vectors the head reads) or a partial forward.
-    """
-    with eval_mode(model):
-        outs = [fn(model, transform(xb).to(device)) for xb in x.split(batch_size)]
-    if isinstance(outs[0], tuple):
-        return tuple(torch.cat([o[i].cpu() for o in outs]) for i in range(len(outs[0])))
-    return torch.cat([o.cpu() for o in outs])
-
-
-def pooled(model, xb):
-    return model.forward_features(xb)
-
-
-def frozen_stage(model):
-    """The last frozen stage when fine-tuning: the one just before ``model.LAST_STAGE``."""
-    return model.STAGES[model.STAGES.index(model.LAST_STAGE) - 1]
 
 
 def scratch_model(base, num_classes):

@@ -13,7 +13,8 @@ from minitorch_vision.data.loader import Batches
 from minitorch_vision.models.resnet import resnet18
 from minitorch_vision.nnutil import count_params
 from minitorch_vision.train import fit
-from minitorch_vision.transfer import MODES, Recipe, cached_features, pooled, train_one
+from minitorch_vision.backbones import cached_features, pooled
+from minitorch_vision.transfer import MODES, Recipe, train_one
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
