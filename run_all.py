@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from minitorch_vision.atomic import OutputLock, make_dirs, remove_stale_temps  # noqa: E402
-from minitorch_vision.cli import Parser, nonnegative_float, positive_int, save_json_atomic  # noqa: E402
+from minitorch_vision.cli import Parser, save_json_atomic  # noqa: E402
+from minitorch_vision.flags import nonnegative_float, positive_int  # noqa: E402
 from minitorch_vision.data.prefetch import fetch_all, keys_for  # noqa: E402
 from minitorch_vision.data.paths import data_dir as resolve_data_dir  # noqa: E402
 from minitorch_vision.errors import DataUnavailable, MTVError  # noqa: E402

@@ -1,7 +1,7 @@
 """Frozen-backbone training: cached features vs recomputing the backbone every epoch (same run, same result).
 
 A frozen ResNet-18 maps each training image to the same 512-vector in every epoch. Path A computes
-those vectors once (``transfer.cached_features``) and trains the head on them; path B feeds the images
+those vectors once (``backbones.cached_features``) and trains the head on them; path B feeds the images
 through the whole frozen network every epoch (what a naive loop does). Both train the same head from
 the same init on the same batches; the script checks that they end with the same head weights, then
 prints both times and the ratio.
@@ -23,7 +23,7 @@ from minitorch_vision.data.loader import Batches  # noqa: E402
 from minitorch_vision.data.transforms import Augment  # noqa: E402
 from minitorch_vision.models.resnet import resnet18  # noqa: E402
 from minitorch_vision.train import fit  # noqa: E402
-from minitorch_vision.transfer import cached_features, pooled  # noqa: E402
+from minitorch_vision.backbones import cached_features, pooled  # noqa: E402
 
 
 def main():

@@ -19,8 +19,8 @@ import torch  # noqa: E402
 
 from minitorch_vision.data import cifar10  # noqa: E402
 from minitorch_vision.models.resnet import resnet18  # noqa: E402
-from minitorch_vision.transfer import (BACKBONES, DEFAULT_CLASSES, MODES, Recipe, cached_features,  # noqa: E402
-                                       pooled, train_one)
+from minitorch_vision.backbones import BACKBONES, cached_features, pooled  # noqa: E402
+from minitorch_vision.transfer import DEFAULT_CLASSES, MODES, Recipe, train_one  # noqa: E402
 from minitorch_vision.weights import load_yolov5_backbone  # noqa: E402
 
 

@@ -17,10 +17,10 @@
 flags = ""  # in a notebook, e.g. "--quick --backbone yolov5n"; $MTV_ARGS wins; from the shell: the command line
 import torch
 from minitorch_vision.cli import lesson_args, setup, write_results
-from minitorch_vision.transfer import lesson_flags, quick_defaults
+from minitorch_vision.lesson_flags import transfer_flags, transfer_quick_defaults
 
-args = quick_defaults(lesson_args("Lesson 04 - transfer learning", flags, epochs=4, quick_epochs=3, batch_size=32,
-                                  lr=1e-3, extra=lesson_flags))
+args = transfer_quick_defaults(lesson_args("Lesson 04 - transfer learning", flags, epochs=4, quick_epochs=3, batch_size=32,
+                                  lr=1e-3, extra=transfer_flags))
 ctx = setup(args, "04_transfer")
 
 # %% [markdown]
@@ -30,7 +30,7 @@ ctx = setup(args, "04_transfer")
 # falls back from ResNet-18 to YOLOv5n and says so.
 
 # %%
-from minitorch_vision.transfer import load_backbone
+from minitorch_vision.backbones import load_backbone
 
 pre = load_backbone(args.backbone, args.weights, ctx.data_dir, allow_download=not args.no_download)
 model, spec = pre.model, pre.spec
@@ -69,7 +69,7 @@ print("layer2[0] halves the resolution, so its shortcut is a 1x1 conv + BN inste
 # map into one vector per image, whatever the input size. That vector is what the new head reads.
 
 # %%
-from minitorch_vision.transfer import stage_shapes
+from minitorch_vision.backbones import stage_shapes
 
 x = torch.rand(2, 3, sizes["frozen"], sizes["frozen"])
 for name, shape in stage_shapes(model, x, spec):
@@ -161,7 +161,7 @@ from minitorch_vision.data.manifest import ensure
 from minitorch_vision.errors import DataUnavailable
 from minitorch_vision.plots.transfer import predictions_grid, topk_prediction
 from minitorch_vision.train import predict
-from minitorch_vision.transfer import ClassifierInfo, save_classifier
+from minitorch_vision.classifier import ClassifierInfo, save_classifier
 
 info = ClassifierInfo(spec.name, pre.weights, classes, sizes[best.mode], best.mode, best.test_accuracy)
 test = sets[max(shots)]
@@ -183,7 +183,7 @@ if photo is not None:
     top = sorted(zip(classes, p.tolist()), key=lambda t: -t[1])
     topk_prediction(img, top, title=f"{spec.title} {best.mode} head on a photo ({len(classes)} classes)",
                     path=ctx.out / "top5.png", caption="A real photo through the classifier trained on 32x32 images.")
-save_classifier(best.model, info, ctx.out / "classifier.pt")  # lesson 06 reuses it (transfer.load_classifier)
+save_classifier(best.model, info, ctx.out / "classifier.pt")  # lesson 06 reuses it (classifier.load_classifier)
 
 # %% [markdown]
 # ## Summary

@@ -11,7 +11,8 @@
 # %%
 flags = ""  # in a notebook, e.g. "--quick"; $MTV_ARGS wins; from the shell the command line is used
 import torch
-from minitorch_vision.cli import lesson_args, setup, write_results, multiple_of, probability
+from minitorch_vision.cli import lesson_args, setup, write_results
+from minitorch_vision.flags import multiple_of, probability
 def lesson_flags(p):  # python lessons/05_detection.py --help lists them with their defaults
     p.add_argument("--weights", help="a YOLOv5 .pt file (default: weights/yolov5n.pt, downloaded if missing)")
     p.add_argument("--images", nargs="+", help="image files or folders to detect on (default: the sample photos)")

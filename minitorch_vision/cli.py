@@ -35,8 +35,7 @@ from . import distributed
 from .atomic import OutputError, OutputLock, atomic_path, make_dirs, release_locks, remove_stale_temps, write_error
 from .data.paths import data_dir as resolve_data_dir
 from .errors import MTVError
-from .flags import (class_list, dropout_rate, finite_positive_float, float_range, int_list, int_range,  # noqa: F401
-                    multiple_of, nonnegative_float, nonnegative_int, positive_int, probability)  # re-exported
+from .flags import finite_positive_float, int_range, positive_int
 from .plots import saved_figures
 
 
@@ -255,7 +254,7 @@ def setup(args, lesson):
 
 
 def save_json_atomic(obj, path):
-    """``obj`` as indented JSON at ``path``, complete or absent (the argument order of ``train.save_atomic``)."""
+    """``obj`` as indented JSON at ``path``, complete or absent (the argument order of ``checkpoint.save_atomic``)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
 

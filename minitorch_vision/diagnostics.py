@@ -40,16 +40,6 @@ def worst_mistakes(probs, y_true, k=16):
     return idx, pred[idx], conf[idx]
 
 
-def pair_examples(y_true, y_pred, pairs, per_pair=4):
-    """The first ``per_pair`` images of each confused pair: ``pairs`` as :func:`most_confused_pairs`
-    returns them; returns a list of ``(index, true, predicted, count)``, pair by pair."""
-    out = []
-    for t, p, count in pairs:
-        for i in ((y_true == t) & (y_pred == p)).nonzero().squeeze(1)[:per_pair].tolist():
-            out.append((i, t, p, count))
-    return out
-
-
 def diagnose(probs, y_true, class_names, k_mistakes=24, k_pairs=5):
     """Everything lesson 02/03's diagnostics figures draw, computed once.
 

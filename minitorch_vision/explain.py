@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from .classifier import load_classifier, train_linear_probe
 from .cli import runs_root
 from .data.images import read_image
 from .data.imagenet import imagenet_classes
@@ -29,7 +30,6 @@ from .errors import DataUnavailable
 from .gradcam import detection_row
 from .models.cnn import CNN, CNNConfig
 from .train import fit, one_cycle
-from .transfer import load_classifier, train_linear_probe
 from .weights import load_cnn_checkpoint, load_resnet18, yolov5_weights
 from .yolov5_checkpoint import load_yolov5
 
@@ -131,9 +131,9 @@ def photo_classifier(args, data_dir, device):
 
     1. ResNet-18 with torchvision's ImageNet weights (``--weights``, the data folder, or a checksummed
        download); an explicit ``--weights`` file must load (no fallback);
-    2. lesson 04's saved classifier (``<--classifier-from>/classifier.pt``, :func:`transfer.load_classifier`);
+    2. lesson 04's saved classifier (``<--classifier-from>/classifier.pt``, :func:`classifier.load_classifier`);
     3. the yolov5n COCO backbone with a linear head trained here on 50 CIFAR-10 images per class of
-       :data:`PROBE_CLASSES` (:func:`transfer.train_linear_probe`, seconds on a CPU).
+       :data:`PROBE_CLASSES` (:func:`classifier.train_linear_probe`, seconds on a CPU).
 
     Returns ``(PhotoClassifier, info for results.json)``, or ``(None, {"skipped": why})`` when none can
     be had or a photo is missing: a map of an untrained network would be shown as if it meant something.

@@ -3,7 +3,7 @@
 A lesson (or the library module that declares its flags) writes ``p.add_argument("--epochs",
 type=positive_int)``; argparse turns our ``ArgumentTypeError`` into ``argument --epochs: must be a whole
 number >= 1, got 0``, and :class:`minitorch_vision.cli.Parser` makes that the one ``error:`` line (exit 2).
-It imports nothing from the package, so any module may use it (:mod:`minitorch_vision.cli` re-exports it).
+It imports nothing from the package, so any module (and any lesson) imports the flag types from here.
 """
 import argparse
 import math

@@ -1,8 +1,12 @@
-"""The flags of lessons 01-03 beyond the shared ones: each lesson's set-up cell passes one of these
-functions to :func:`cli.lesson_args` as ``extra=``, so ``--help`` lists them with their defaults."""
+"""The flags of lessons 01-04 beyond the shared ones: each lesson's set-up cell passes one of these
+functions to :func:`cli.lesson_args` as ``extra=``, so ``--help`` lists them with their defaults.
+(Lessons 05 and 06 declare theirs in the lesson and in :mod:`minitorch_vision.explain`.)"""
 import argparse
 
-from .cli import dropout_rate, int_list, int_range, positive_int, probability
+from .backbones import BACKBONES
+from .data import cifar10
+from .flags import class_list, dropout_rate, int_list, int_range, positive_int, probability
+from .transfer import DEFAULT_CLASSES
 
 
 # The kernel study's budget per configuration, (epochs, training images): the full one is the smallest
@@ -51,3 +55,48 @@ def cnn_flags(p):
     p.add_argument("--target", type=probability, default=0.925, help="report the wall time to this test accuracy")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     exercise_flag(p)
+
+
+# ---- lesson 04 (transfer learning) -----------------------------------------------------------------------
+# Size flags: (default, default with --quick). A flag given on the command line keeps its value, --quick
+# or not; SUPPRESS leaves it out of the parsed flags when not given, so ``transfer_quick_defaults`` can tell.
+TRANSFER_QUICK = {"shots": ((5, 10, 50), (5, 10)), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
+
+
+def transfer_flags(p):
+    """Lesson 04's flags (``cli.lesson_args(extra=...)``); then call :func:`transfer_quick_defaults` on the result."""
+
+    def default(name):
+        full, quick = TRANSFER_QUICK[name]
+        show = ",".join(map(str, full)) if isinstance(full, tuple) else full
+        return f" (default: {show}; {','.join(map(str, quick)) if isinstance(quick, tuple) else quick} with --quick)"
+    p.add_argument("--backbone", default="auto", choices=["auto", *BACKBONES],
+                   help="pretrained backbone; auto: resnet18 when its ImageNet weights are present or can be "
+                        "downloaded, else yolov5n (its COCO checkpoint is in every course data folder)")
+    p.add_argument("--weights", default=None,
+                   help="the backbone's weights: a file (default: <data>/weights/, downloaded if absent), or "
+                        "'random' = an untrained backbone (the lesson's point is then lost)")
+    p.add_argument("--size", type=int_range(32), default=None,
+                   help="input resolution for every mode (default: the backbone's measured default per mode)")
+    p.add_argument("--classes", type=class_list(cifar10.CLASSES), default=",".join(DEFAULT_CLASSES),
+                   help="CIFAR-10 classes, comma-separated")
+    p.add_argument("--shots", type=int_list, default=argparse.SUPPRESS,
+                   help="training images per class, comma-separated" + default("shots"))
+    p.add_argument("--test-per-class", type=positive_int, default=argparse.SUPPRESS,
+                   help="held-out test images per class" + default("test_per_class"))
+    p.add_argument("--head-steps", type=positive_int, default=argparse.SUPPRESS,
+                   help="optimizer steps of the head on cached features" + default("head_steps"))
+    p.add_argument("--views", type=positive_int, default=argparse.SUPPRESS,
+                   help="augmented views cached per image for frozen + augmentation" + default("views"))
+    p.add_argument("--source", default="auto", choices=["auto", "pickles", "images"],
+                   help="CIFAR-10 from the official pickles or from <data>/cifar10-images/<split>/<class>/")
+    p.add_argument("--image", default=None, help="a photo for the trained classifier (default: <data>/images/cat.png)")
+    p.add_argument("--check-exercises", action="store_true", help="run the exercises' check cells")
+
+
+def transfer_quick_defaults(args):
+    """Fill the size flags not given on the command line with their full or ``--quick`` default."""
+    for name, (full, quick) in TRANSFER_QUICK.items():
+        if not hasattr(args, name):
+            setattr(args, name, quick if args.quick else full)
+    return args

@@ -10,9 +10,10 @@ calls it once per epoch and adds only bookkeeping, and ``benchmarks/train_overhe
 Determinism: batches are shuffled with seed ``seed + epoch`` and the RNG state is checkpointed,
 so an interrupted-and-resumed run ends with the same weights as an uninterrupted one.
 
-Resume (``resume=True``) cannot surprise: a checkpoint that is empty, truncated, of another model
-or optimizer, or already past ``epochs`` is one line (:class:`ResumeRefused`). With MORE epochs than
-the checkpoint's run, training continues to the new count and a 1cycle schedule is rebuilt for the
+Resume (``resume=True``, :mod:`minitorch_vision.checkpoint`) cannot surprise: a checkpoint that is
+empty, truncated, of another model or optimizer, or already past ``epochs`` is one line
+(:class:`~minitorch_vision.checkpoint.ResumeRefused`). With MORE epochs than the checkpoint's run,
+training continues to the new count and a 1cycle schedule is rebuilt for the
 new total: the remaining steps follow the new schedule from the current step (so the learning rate
 rises again if the old run had annealed it); the result is then not that of one uninterrupted run.
 """
@@ -26,22 +27,15 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import distributed
-from .atomic import atomic_path
-from .errors import MTVError, summarize
+from .checkpoint import CHECKPOINT, checkpoint_state, resume_from, save_atomic
+from .errors import MTVError
 from .nnutil import eval_mode
-
-CHECKPOINT = "checkpoint.pt"
-
 
 EXPLODED = 1e6  # a training loss above EXPLODED x max(its value before training, 1) has diverged
 
 
 class TrainingDiverged(MTVError):
     """The loss became NaN or infinite, or exploded (see ``EXPLODED``)."""
-
-
-class ResumeRefused(MTVError):
-    """``--resume`` with a checkpoint that cannot be continued as asked."""
 
 
 def _to(device, *tensors):
@@ -93,12 +87,6 @@ def predict(model, x, batch_size=512, device="cpu"):
         return torch.cat([model(xb.to(device)).float().cpu() for xb in x.split(batch_size)])
 
 
-def save_atomic(obj, path):
-    """``torch.save`` through :func:`~minitorch_vision.atomic.atomic_path`: complete or absent."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
 def train_one_epoch(model, batches, opt, sched=None, loss_fn=F.cross_entropy, device="cpu", amp=False, scaler=None):
     """One pass over ``batches``: forward, loss, ``zero_grad``, backward, step. The whole of training.
 
@@ -130,6 +118,8 @@ def train_one_epoch(model, batches, opt, sched=None, loss_fn=F.cross_entropy, de
     return loss_sum, correct, seen
 
 
+# About 40 lines of code under a 30-line docstring (every argument's contract); the bookkeeping around
+# train_one_epoch is in the small helpers below it.
 def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entropy,
         device="cpu", out=None, log_dir=None, resume=False, progress=True, amp=False,
         on_epoch_end=None, checkpoint=True, verbose=True):
@@ -161,24 +151,15 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
     is_main = distributed.is_main()  # under DDP only rank 0 logs, checkpoints and shows progress
     plain = distributed.unwrap(model)  # checkpoints hold the plain module's state_dict
     scaler = torch.amp.GradScaler("cuda") if amp and amp_dtype(device) == torch.float16 else None
-    out = Path(out) if out is not None else None
-    ckpt_path = out / CHECKPOINT if out is not None else None
+    ckpt_path = Path(out) / CHECKPOINT if out is not None else None
     if out is not None and is_main:
-        out.mkdir(parents=True, exist_ok=True)
+        Path(out).mkdir(parents=True, exist_ok=True)
     history, start, first_loss = [], 0, None
     if resume and ckpt_path is not None and ckpt_path.exists():
-        ck = _resume(ckpt_path, plain, opt, sched, scaler, epochs, device)
-        history, start, first_loss = ck["history"], ck["epoch"], ck.get("first_loss")
-        if is_main:
-            print(f"resumed from {ckpt_path} after epoch {start}"
-                  + (f" (of {ck['epochs']}); continuing to {epochs}" if ck.get("epochs", epochs) != epochs else ""))
+        history, start, first_loss = resume_from(ckpt_path, plain, opt, sched, scaler, epochs, device, is_main)
     if first_loss is None and start < epochs:
         first_loss = initial_loss(plain, train, loss_fn, device, amp)
-    limit = EXPLODED * max(first_loss, 1.0) if first_loss is not None and math.isfinite(first_loss) else math.inf
-    writer = None
-    if log_dir is not None and is_main:
-        from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow to import
-        writer = SummaryWriter(log_dir, purge_step=start + 1 if start else None)
+    writer = _tensorboard(log_dir, start) if is_main else None
     t0 = time.perf_counter() - (history[-1]["elapsed"] if history else 0.0)
     try:
         for epoch in range(start, epochs):
@@ -188,16 +169,9 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
                        disable=None if (progress and is_main) else True)
             loss_sum, correct, seen = train_one_epoch(model, bar, opt, sched, loss_fn, device, amp, scaler)
             bar.close()
-            distributed.sync_buffers(model)
-            seen = torch.tensor(seen, device=device)
-            distributed.all_reduce_sum(loss_sum, correct, seen)  # metrics over all ranks' shards
-            seen = seen.item()
-            train_loss = loss_sum.item() / max(seen, 1)
-            if not math.isfinite(train_loss) or train_loss > limit:
-                before = f" (it was {first_loss:.3g} before training)" if first_loss is not None else ""
-                raise TrainingDiverged(f"the training loss exploded to {train_loss:.3g} in epoch {epoch + 1}{before} "
-                                       f"— lower the learning rate (--lr) and run again")
-            rec = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": correct.item() / max(seen, 1),
+            train_loss, train_accuracy = _reduce(model, loss_sum, correct, seen, device)
+            _check_diverged(train_loss, first_loss, epoch)
+            rec = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy,
                    "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}
             if val is not None:
                 v = evaluate(plain, val, device, loss_fn, amp)  # the plain module: no DDP collectives
@@ -207,26 +181,52 @@ def fit(model, train, val=None, *, epochs, opt, sched=None, loss_fn=F.cross_entr
             rec["elapsed"] = time.perf_counter() - t0
             history.append(rec)
             if is_main:
-                if writer is not None:
-                    for k, v in rec.items():
-                        if k not in ("epoch", "elapsed", "seconds"):
-                            split, _, metric = k.partition("_")  # "val_accuracy" -> "accuracy/val"
-                            writer.add_scalar(f"{metric}/{split}" if metric else k, v, epoch + 1)
-                    writer.flush()
+                _log_scalars(writer, rec)
                 if ckpt_path is not None and checkpoint:
-                    save_atomic({"model": plain.state_dict(), "opt": opt.state_dict(),
-                                 "sched": sched.state_dict() if sched is not None else None,
-                                 "epoch": epoch + 1, "epochs": epochs, "first_loss": first_loss,
-                                 "history": history, "rng": torch.get_rng_state(),
-                                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                                 "scaler": scaler.state_dict() if scaler is not None else None},
-                                ckpt_path)
+                    save_atomic(checkpoint_state(plain, opt, sched, scaler, epochs, first_loss, history), ckpt_path)
                 if verbose:
                     print(format_record(rec))
     finally:
         if writer is not None:
             writer.close()
     return history
+
+
+def _reduce(model, loss_sum, correct, seen, device):
+    """``(mean loss, accuracy)`` of an epoch over every rank's shard (DDP), BatchNorm buffers synced."""
+    distributed.sync_buffers(model)
+    seen = torch.tensor(seen, device=device)
+    distributed.all_reduce_sum(loss_sum, correct, seen)
+    seen = seen.item()
+    return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
+
+
+def _check_diverged(train_loss, first_loss, epoch):
+    """Raise :class:`TrainingDiverged` when ``train_loss`` is not finite or above ``EXPLODED`` x the first loss."""
+    limit = EXPLODED * max(first_loss, 1.0) if first_loss is not None and math.isfinite(first_loss) else math.inf
+    if not math.isfinite(train_loss) or train_loss > limit:
+        before = f" (it was {first_loss:.3g} before training)" if first_loss is not None else ""
+        raise TrainingDiverged(f"the training loss exploded to {train_loss:.3g} in epoch {epoch + 1}{before} "
+                               f"— lower the learning rate (--lr) and run again")
+
+
+def _tensorboard(log_dir, start):
+    """A TensorBoard writer for ``log_dir`` (None: none); on resume, steps after ``start`` are purged."""
+    if log_dir is None:
+        return None
+    from torch.utils.tensorboard import SummaryWriter  # imported lazily: it is slow to import
+    return SummaryWriter(log_dir, purge_step=start + 1 if start else None)
+
+
+def _log_scalars(writer, rec):
+    """One epoch record as TensorBoard scalars: ``"val_accuracy"`` is logged as ``accuracy/val``."""
+    if writer is None:
+        return
+    for k, v in rec.items():
+        if k not in ("epoch", "elapsed", "seconds"):
+            split, _, metric = k.partition("_")
+            writer.add_scalar(f"{metric}/{split}" if metric else k, v, rec["epoch"])
+    writer.flush()
 
 
 @torch.no_grad()
@@ -242,41 +242,6 @@ def initial_loss(model, batches, loss_fn=F.cross_entropy, device="cpu", amp=Fals
         xb, yb = _to(device, *first)
         with autocast(device, amp):
             return loss_fn(model(xb).float(), yb).item()
-
-
-def _resume(path, model, opt, sched, scaler, epochs, device):
-    """Load ``path`` into model, optimizer, scheduler, RNG and scaler; one line when it cannot be done."""
-    def refuse(what, todo="delete it (or pass another --out) to start afresh"):
-        return ResumeRefused(f"cannot resume from {path}: {what} — {todo}")
-    try:
-        ck = torch.load(path, map_location=device, weights_only=True)
-    except Exception as e:  # noqa: BLE001  empty, truncated, not ours: torch raises many types
-        raise refuse(summarize(e)) from None
-    if not (isinstance(ck, dict) and all(k in ck for k in ("model", "opt", "epoch", "history", "rng"))):
-        raise refuse("it is not a checkpoint written by fit")
-    if ck["epoch"] > epochs:
-        raise refuse(f"it is after epoch {ck['epoch']}, more than --epochs {epochs}",
-                     f"pass --epochs {ck['epoch']} or more, or another --out")
-    from .weights import check_fits  # the one place that explains keys and shapes that do not fit
-    try:
-        check_fits(model, ck["model"], path)
-        opt.load_state_dict(ck["opt"])
-    except (MTVError, ValueError, KeyError) as e:
-        raise refuse(f"it holds another model ({str(e).split(': ', 1)[-1]})",
-                     "resume with the flags it was trained with, or pass another --out") from None
-    model.load_state_dict(ck["model"])
-    if sched is not None and ck.get("sched") is not None:
-        state = ck["sched"]
-        if state.get("total_steps", None) != getattr(sched, "total_steps", None):
-            # another --epochs: keep the new schedule (built for the new total), continue from the current step
-            state = {**sched.state_dict(), "last_epoch": state["last_epoch"], "_step_count": state["_step_count"]}
-        sched.load_state_dict(state)
-    torch.set_rng_state(ck["rng"].cpu())
-    if ck.get("cuda_rng") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(ck["cuda_rng"])  # dropout masks on the GPU
-    if scaler is not None and ck.get("scaler") is not None:
-        scaler.load_state_dict(ck["scaler"])
-    return ck
 
 
 def format_record(rec):

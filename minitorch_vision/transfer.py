@@ -1,191 +1,37 @@
 """Transfer learning with a pretrained backbone: train from scratch, train a head on frozen features, or
 fine-tune the last stage (Yosinski et al. 2014, "How transferable are features in deep neural networks?").
 
-Two backbones (``BACKBONES``), used the same way:
-  * ``resnet18``: torchvision's ImageNet-trained ResNet-18 (downloaded once, 47 MB);
-  * ``yolov5n``: the CSP-Darknet backbone of the COCO-trained YOLOv5n detector, read from the
-    checkpoint every data folder of the course already holds; its pooled P3, P4 and P5 maps feed the head.
-Both models offer ``forward_features``, ``fc``, ``replace_head``, ``freeze(stage)``, ``STAGES``,
-``LAST_STAGE`` and the split ``forward_until`` / ``forward_from``, so nothing below depends on which.
-
-The three modes differ only in which stages get gradients (``model.freeze``):
+The backbones (ResNet-18, the YOLOv5n backbone) and their loader are :mod:`minitorch_vision.backbones`;
+the three modes differ only in which stages get gradients (``model.freeze``):
   * ``scratch``  the same architecture from a random init, every weight trained;
   * ``frozen``   only a new ``fc`` head; the backbone is a fixed feature extractor;
   * ``finetune`` the last stage (``LAST_STAGE``: ResNet's ``layer4``, YOLOv5's last C3 + SPPF) + the head,
     every BatchNorm normalising with its pretrained statistics (``models.stages.Freezable``).
 A frozen part of the network computes the same thing every epoch, so it is run ONCE and its outputs
-are cached: ``frozen`` trains a linear layer on (N, D) vectors, ``finetune`` without augmentation
+are cached (:func:`backbones.cached_features`): ``frozen`` trains a linear layer on (N, D) vectors, ``finetune`` without augmentation
 trains the last stage on cached maps. With augmentation every epoch sees new pixels, so ``finetune``
 recomputes the frozen part on the fly (without gradients) and ``frozen`` caches ``views`` augmented
 copies of each training image. ``benchmarks/feature_cache.py`` measures the gain.
 
-For lesson 06 (Grad-CAM on a pretrained classifier): :func:`save_classifier` / :func:`load_classifier`
-store a trained classifier as plain tensors, and :func:`train_linear_probe` makes one in seconds when
-lesson 04 has not run.
+:func:`train_one` trains one (mode, shots, augment) run, :func:`compare` all of them; the best classifier
+is kept by :mod:`minitorch_vision.classifier` for lesson 06.
 """
-import argparse
 import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from .atomic import atomic_path
-from .data import cifar10
+from .backbones import Tail, cached_features, frozen_stage, pooled
 from .data.loader import Batches
-from .data.paths import data_dir as resolve_data_dir
-from .data.transforms import IMAGENET_MEAN, IMAGENET_STD, Augment, center_crop, normalize, resize
-from .errors import DataUnavailable, MTVError
-from .flags import class_list, int_list, int_range, positive_int
-from .nnutil import eval_mode
+from .data.transforms import IMAGENET_MEAN, IMAGENET_STD, Augment
 from .train import evaluate, fit, one_cycle
-from .weights import RESNET18_FILE, load_resnet18, load_yolov5_backbone
 
 MODES = ("scratch", "frozen", "finetune")
+# lesson 04's default task (``--classes``): five of the ten CIFAR-10 classes
 DEFAULT_CLASSES = ("airplane", "automobile", "bird", "cat", "deer")
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """What differs between the backbones: name, pretraining, input normalisation, default resolutions.
-
-    ``sizes``: input resolution per mode, (on a CPU, with a GPU), chosen by measurement
-    (``benchmarks/transfer_resolution.py``; ``benchmarks/RESULTS.md``, "Input resolution, chosen by
-    measurement"). Frozen features are computed once, so frozen mode could afford more pixels; for
-    YOLOv5n more pixels did not help.
-    """
-    name: str
-    title: str
-    pretrained_on: str
-    mean: tuple
-    std: tuple
-    sizes: dict
-    gradcam_layer: str  # the module whose maps Grad-CAM reads (the last stage)
-    stages: tuple = ()  # (label, module path) of the stages whose output shapes the lesson prints
-
-
-BACKBONES = {
-    # ImageNet features were learned at 224 px (7x7 layer4 maps): 224 on a GPU; on a CPU 64 px costs
-    # ~20x less per image (8 vs 170 ms, benchmarks/RESULTS.md), the accuracy cost is not measurable offline
-    "resnet18": BackboneSpec("resnet18", "ResNet-18", "ImageNet", IMAGENET_MEAN, IMAGENET_STD,
-                             {"scratch": (64, 224), "frozen": (64, 224), "finetune": (64, 224)}, "layer4",
-                             (("stem: conv1 bn1 relu maxpool", "maxpool"), ("layer1", "layer1"), ("layer2", "layer2"),
-                              ("layer3", "layer3"), ("layer4", "layer4"))),
-    # YOLOv5 reads RGB in [0, 1]: no mean/std
-    "yolov5n": BackboneSpec("yolov5n", "YOLOv5n backbone", "COCO", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0),
-                            # 64 px measured best for frozen features (32/64/128/224), so every mode uses it
-                            {"scratch": (64, 64), "frozen": (64, 64), "finetune": (64, 64)}, "backbone.sppf",
-                            (("stem", "backbone.stem"), ("down2 + C3 (P2)", "backbone.stage2"),
-                             ("down3 + C3 (P3)", "backbone.stage3"), ("down4 + C3 (P4)", "backbone.stage4"),
-                             ("down5 + C3 (P5)", "backbone.stage5"), ("SPPF (P5)", "backbone.sppf"))),
-}
-
-
-@torch.no_grad()
-def stage_shapes(model, x, spec):
-    """``[(stage label, output shape), ...]`` of one forward pass of ``x`` through ``model``'s backbone
-    (forward hooks on ``spec.stages``), then the pooled feature vector the head reads."""
-    shapes, hooks = [], []
-    for label, path in spec.stages:
-        hooks.append(model.get_submodule(path).register_forward_hook(
-            lambda mod, inp, out, label=label: shapes.append((label, tuple(out.shape)))))
-    try:
-        with eval_mode(model):
-            feats = model.forward_features(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return shapes + [("pooled features", tuple(feats.shape))]
-
-
-@dataclass
-class Pretrained:
-    """A loaded backbone and where its weights came from (recorded in results.json)."""
-    model: nn.Module
-    spec: BackboneSpec
-    weights: str            # "imagenet" | "coco" | "random"
-    source: str             # the file read, or "random init"
-    note: str = ""          # why this backbone (e.g. the ResNet-18 file could not be had)
-
-    def record(self):
-        return {"backbone": self.spec.name, "weights": self.weights, "weights_source": self.source,
-                "backbone_note": self.note}
-
-
-def load_backbone(name, weights=None, data_dir=None, allow_download=True, verbose=True):
-    """Load backbone ``name`` (``"resnet18"`` | ``"yolov5n"`` | ``"auto"``) with its pretrained weights.
-
-    ``weights``: the ``--weights`` value (None: the default file, downloaded if absent; a path; ``"random"``).
-    ``"auto"`` is the ResNet-18 when its weights are present or can be downloaded, else the yolov5n
-    backbone (whose checkpoint ships with the course's data), and says so in one line.
-    Returns a :class:`Pretrained`. Raises DataUnavailable / MTVError (one line) for a missing or bad file.
-    """
-    note = ""
-    if name == "auto":
-        if weights is not None:  # an explicit file or "random" is a ResNet-18 request: no fallback
-            return load_backbone("resnet18", weights, data_dir, allow_download, verbose)
-        try:
-            return load_backbone("resnet18", None, data_dir, allow_download, verbose)
-        except DataUnavailable as e:
-            note = f"using the yolov5n backbone: the ResNet-18 ImageNet weights are not available ({e})"
-            print(f"note: {note}")
-            name = "yolov5n"
-    if name == "resnet18":
-        model, kind = load_resnet18(weights, data_dir, allow_download=allow_download, verbose=verbose)
-        source = "random init" if kind == "random" else str(weights or resolve_data_dir(data_dir) / "weights" / RESNET18_FILE)
-        return Pretrained(model, BACKBONES[name], kind, source, note)
-    if name == "yolov5n":
-        model, kind, source = load_yolov5_backbone(weights, data_dir, allow_download, verbose=verbose)
-        return Pretrained(model, BACKBONES[name], kind, source, note)
-    raise MTVError(f"unknown backbone {name!r}: choose resnet18, yolov5n or auto")
-
-
-# ---- lesson 04's own flags -----------------------------------------------------------------------------
-# Size flags: (default, default with --quick). A flag given on the command line keeps its value, --quick
-# or not; SUPPRESS leaves it out of the parsed flags when not given, so ``quick_defaults`` can tell.
-QUICK = {"shots": ((5, 10, 50), (5, 10)), "test_per_class": (100, 20), "head_steps": (300, 150), "views": (8, 4)}
-
-
-def lesson_flags(p):
-    """Lesson 04's flags (``cli.lesson_args(extra=...)``); then call :func:`quick_defaults` on the result."""
-
-    def default(name):
-        full, quick = QUICK[name]
-        show = ",".join(map(str, full)) if isinstance(full, tuple) else full
-        return f" (default: {show}; {','.join(map(str, quick)) if isinstance(quick, tuple) else quick} with --quick)"
-    p.add_argument("--backbone", default="auto", choices=["auto", *BACKBONES],
-                   help="pretrained backbone; auto: resnet18 when its ImageNet weights are present or can be "
-                        "downloaded, else yolov5n (its COCO checkpoint is in every course data folder)")
-    p.add_argument("--weights", default=None,
-                   help="the backbone's weights: a file (default: <data>/weights/, downloaded if absent), or "
-                        "'random' = an untrained backbone (the lesson's point is then lost)")
-    p.add_argument("--size", type=int_range(32), default=None,
-                   help="input resolution for every mode (default: the backbone's measured default per mode)")
-    p.add_argument("--classes", type=class_list(cifar10.CLASSES), default=",".join(DEFAULT_CLASSES),
-                   help="CIFAR-10 classes, comma-separated")
-    p.add_argument("--shots", type=int_list, default=argparse.SUPPRESS,
-                   help="training images per class, comma-separated" + default("shots"))
-    p.add_argument("--test-per-class", type=positive_int, default=argparse.SUPPRESS,
-                   help="held-out test images per class" + default("test_per_class"))
-    p.add_argument("--head-steps", type=positive_int, default=argparse.SUPPRESS,
-                   help="optimizer steps of the head on cached features" + default("head_steps"))
-    p.add_argument("--views", type=positive_int, default=argparse.SUPPRESS,
-                   help="augmented views cached per image for frozen + augmentation" + default("views"))
-    p.add_argument("--source", default="auto", choices=["auto", "pickles", "images"],
-                   help="CIFAR-10 from the official pickles or from <data>/cifar10-images/<split>/<class>/")
-    p.add_argument("--image", default=None, help="a photo for the trained classifier (default: <data>/images/cat.png)")
-    p.add_argument("--check-exercises", action="store_true", help="run the exercises' check cells")
-
-
-def quick_defaults(args):
-    """Fill the size flags not given on the command line with their full or ``--quick`` default."""
-    for name, (full, quick) in QUICK.items():
-        if not hasattr(args, name):
-            setattr(args, name, quick if args.quick else full)
-    return args
 
 
 @dataclass
@@ -226,42 +72,6 @@ class RunResult:
     def record(self):
         """The numbers, without the model (for results.json)."""
         return {k: v for k, v in asdict(self).items() if k != "model"}
-
-
-class Tail(nn.Module):
-    """The trainable rest of ``model`` after ``stage``, fed by row indices into ``cache``: the frozen
-    part's outputs computed once (a tensor, or a tuple of tensors, e.g. YOLOv5's pooled P3/P4 and map)."""
-
-    def __init__(self, model, stage, cache):
-        super().__init__()
-        self.model, self.stage, self.cache = model, stage, cache
-
-    def forward(self, idx):                                      # (B,) row indices
-        h = tuple(c[idx] for c in self.cache) if isinstance(self.cache, tuple) else self.cache[idx]
-        return self.model.forward_from(h, self.stage)            # (B, classes)
-
-
-@torch.no_grad()
-def cached_features(fn, model, x, transform, batch_size=64, device="cpu"):
-    """``fn(model, transform(x_batch))`` for every batch of ``x``, in eval mode, concatenated on the CPU
-    (element by element when ``fn`` returns a tuple).
-
-    ``fn`` is e.g. :func:`pooled` (the (N, D) vectors the head reads) or a partial forward.
-    """
-    with eval_mode(model):
-        outs = [fn(model, transform(xb).to(device)) for xb in x.split(batch_size)]
-    if isinstance(outs[0], tuple):
-        return tuple(torch.cat([o[i].cpu() for o in outs]) for i in range(len(outs[0])))
-    return torch.cat([o.cpu() for o in outs])
-
-
-def pooled(model, xb):
-    return model.forward_features(xb)
-
-
-def frozen_stage(model):
-    """The last frozen stage when fine-tuning: the one just before ``model.LAST_STAGE``."""
-    return model.STAGES[model.STAGES.index(model.LAST_STAGE) - 1]
 
 
 def scratch_model(base, num_classes):
@@ -322,76 +132,93 @@ def train_one(base, mode, data, recipe, augment, device="cpu", log_dir=None, tes
     ``train_seconds`` counts everything training needs, the one-off feature caching included,
     but not the test evaluation.
     """
-    r = recipe
-    n_cls = len(data.classes)
-    torch.manual_seed(r.seed)
-    plain, aug = r.transform(mode), r.transform(mode, augment)
-    test_cache = {} if test_cache is None else test_cache
-    n = len(data.x_train)
-    fit_options = dict(log_dir=log_dir, progress=False, verbose=log, device=device)  # no checkpoints: 45 MB each
-    t0 = time.perf_counter()
-    if mode == "scratch":
-        model = scratch_model(base, n_cls).to(device)  # nothing transferred
-        epochs = _epochs_for(n, r.batch_size, r.steps)
-        train = Batches(data.x_train, data.y_train, r.batch_size, shuffle=True, seed=r.seed, transform=aug)
-        test = Batches(data.x_test, data.y_test, 64, transform=plain)
-        opt, sched = _adamw_1cycle(model.parameters(), r.scratch_lr, r.weight_decay, epochs, len(train))
-        curve = HeldOutCurve(model, test, epochs, r.test_evals, device)
-        fit(model, train, epochs=epochs, opt=opt, sched=sched, amp=amp, on_epoch_end=curve, **fit_options)
-        seconds = time.perf_counter() - t0 - curve.seconds
-        acc = evaluate(model, test, device)["accuracy"]
-        return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train), model.eval())
-
-    model = copy.deepcopy(base).to(device)
-    model.replace_head(n_cls)
-    if mode == "frozen":
-        head_params = model.freeze("fc")
-        reps = r.views if augment else 1  # one pass without augmentation: the features never change
-        feats = torch.cat([cached_features(pooled, model, data.x_train, aug, device=device) for _ in range(reps)])
-        labels = data.y_train.repeat(reps)
-        seconds = time.perf_counter() - t0
-        key = ("pooled", id(base), r.sizes[mode])
-        if key not in test_cache:  # the backbone is the same in every frozen run: cache test features once
-            test_cache[key] = cached_features(pooled, model, data.x_test, plain, device=device)
-        test = Batches(test_cache[key], data.y_test, 256)
-        epochs = _epochs_for(len(feats), r.batch_size, r.head_steps)
-        train = Batches(feats, labels, r.batch_size, shuffle=True, seed=r.seed)
-        opt, sched = _adamw_1cycle(head_params, r.head_lr, r.weight_decay, epochs, len(train))
-        t1 = time.perf_counter()  # hundreds of tiny epochs: no per-epoch lines
-        curve = HeldOutCurve(model.fc, test, epochs, r.test_evals, device)
-        fit(model.fc, train, epochs=epochs, opt=opt, sched=sched, log_dir=log_dir, progress=False, verbose=False,
-            device=device, on_epoch_end=curve)
-        seconds += time.perf_counter() - t1 - curve.seconds
-        acc = evaluate(model.fc, test, device)["accuracy"]
-        return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train), model.eval())
-
-    if mode != "finetune":
+    if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+    torch.manual_seed(recipe.seed)
+    test_cache = {} if test_cache is None else test_cache
+    t0 = time.perf_counter()
+    # each mode builds: the module to train, its parameters, the net that reads the test batches, both
+    # batch streams, the learning rate and the step budget; then one schedule, one fit, one evaluation
+    prepare = {"scratch": _scratch, "frozen": _frozen, "finetune": _finetune}[mode]
+    model, run = prepare(base, data, recipe, augment, device, test_cache)
+    fit_options = dict(log_dir=log_dir, progress=False, device=device)  # no checkpoints: 45 MB each
+    if mode == "frozen":  # hundreds of tiny epochs on a linear layer: no per-epoch lines, no autocast
+        fit_options.update(verbose=False)
+    else:
+        fit_options.update(verbose=log, amp=amp)
+    seconds = time.perf_counter() - t0 - run.get("test_seconds", 0.0)  # the model, the frozen part's outputs
+    epochs = _epochs_for(len(run["train"].y), recipe.batch_size, run["steps"])
+    opt, sched = _adamw_1cycle(run["params"], run["lr"], recipe.weight_decay, epochs, len(run["train"]))
+    t1 = time.perf_counter()
+    curve = HeldOutCurve(run["test_net"], run["test"], epochs, recipe.test_evals, device)
+    fit(run["net"], run["train"], epochs=epochs, opt=opt, sched=sched, on_epoch_end=curve, **fit_options)
+    seconds += time.perf_counter() - t1 - curve.seconds
+    acc = evaluate(run["test_net"], run["test"], device)["accuracy"]
+    n = len(data.x_train)
+    return RunResult(mode, n // len(data.classes), augment, acc, seconds, epochs, epochs * len(run["train"]),
+                     model.eval())
+
+
+# The three preparations below. Their test batch sizes (64 images, 256 vectors, 128 cached maps) only trade
+# memory for speed: evaluation in eval mode gives the same accuracy for any batch size.
+def _scratch(base, data, r, augment, device, test_cache):
+    """Nothing transferred: a random init of the same architecture, every weight trained on augmented pixels."""
+    model = scratch_model(base, len(data.classes)).to(device)
+    train = Batches(data.x_train, data.y_train, r.batch_size, shuffle=True, seed=r.seed,
+                    transform=r.transform("scratch", augment))
+    test = Batches(data.x_test, data.y_test, 64, transform=r.transform("scratch"))
+    return model, dict(net=model, params=model.parameters(), train=train, test_net=model, test=test,
+                       lr=r.scratch_lr, steps=r.steps)
+
+
+def _frozen(base, data, r, augment, device, test_cache):
+    """A linear head on the backbone's pooled features, computed once (``views`` augmented copies)."""
+    model = copy.deepcopy(base).to(device)
+    model.replace_head(len(data.classes))
+    head_params = model.freeze("fc")
+    aug, plain = r.transform("frozen", augment), r.transform("frozen")
+    reps = r.views if augment else 1  # one pass without augmentation: the features never change
+    feats = torch.cat([cached_features(pooled, model, data.x_train, aug, device=device) for _ in range(reps)])
+    # the backbone is the same in every frozen run: cache test features once
+    test_feats, test_seconds = _test_features(test_cache, ("pooled", id(base), r.sizes["frozen"]), pooled, model,
+                                              data, plain, device)
+    test = Batches(test_feats, data.y_test, 256)
+    train = Batches(feats, data.y_train.repeat(reps), r.batch_size, shuffle=True, seed=r.seed)
+    return model, dict(net=model.fc, params=head_params, train=train, test_net=model.fc, test=test,
+                       lr=r.head_lr, steps=r.head_steps, test_seconds=test_seconds)
+
+
+def _finetune(base, data, r, augment, device, test_cache):
+    """The last stage and the head trained; the frozen part before it cached unless augmentation changes it."""
+    model = copy.deepcopy(base).to(device)
+    model.replace_head(len(data.classes))
     params = model.freeze(model.LAST_STAGE)
     cut = frozen_stage(model)
+    plain = r.transform("finetune")
 
     def until(m, xb):
         return m.forward_until(xb, cut)
-    epochs = _epochs_for(n, r.batch_size, r.steps)
     if augment:  # new pixels every epoch: the frozen part runs on the fly (no gradients, eval-mode BN)
         net = model
-        train = Batches(data.x_train, data.y_train, r.batch_size, shuffle=True, seed=r.seed, transform=aug)
+        train = Batches(data.x_train, data.y_train, r.batch_size, shuffle=True, seed=r.seed,
+                        transform=r.transform("finetune", augment))
     else:  # the frozen part's output never changes: compute it once
         net = Tail(model, cut, cached_features(until, model, data.x_train, plain, device=device))
-        train = Batches(torch.arange(n), data.y_train, r.batch_size, shuffle=True, seed=r.seed)
-    seconds = time.perf_counter() - t0
-    key = (cut, id(base), r.sizes[mode])
-    if key not in test_cache:
-        test_cache[key] = cached_features(until, model, data.x_test, plain, device=device)
-    test_net = Tail(model, cut, test_cache[key])
+        train = Batches(torch.arange(len(data.x_train)), data.y_train, r.batch_size, shuffle=True, seed=r.seed)
+    test_maps, test_seconds = _test_features(test_cache, (cut, id(base), r.sizes["finetune"]), until, model,
+                                             data, plain, device)
     test = Batches(torch.arange(len(data.y_test)), data.y_test, 128)
-    opt, sched = _adamw_1cycle(params, r.lr, r.weight_decay, epochs, len(train))
-    t1 = time.perf_counter()
-    curve = HeldOutCurve(test_net, test, epochs, r.test_evals, device)
-    fit(net, train, epochs=epochs, opt=opt, sched=sched, amp=amp, on_epoch_end=curve, **fit_options)
-    seconds += time.perf_counter() - t1 - curve.seconds
-    acc = evaluate(test_net, test, device)["accuracy"]
-    return RunResult(mode, n // n_cls, augment, acc, seconds, epochs, epochs * len(train), model.eval())
+    return model, dict(net=net, params=params, train=train, test_net=Tail(model, cut, test_maps), test=test,
+                       lr=r.lr, steps=r.steps, test_seconds=test_seconds)
+
+
+def _test_features(test_cache, key, fn, model, data, transform, device):
+    """``(test set's cached fn outputs, seconds spent)``: computed once per (stage, backbone, size) and
+    shared by the runs given the same ``test_cache``; the seconds are not training time."""
+    t = time.perf_counter()
+    if key not in test_cache:
+        test_cache[key] = cached_features(fn, model, data.x_test, transform, device=device)
+    return test_cache[key], time.perf_counter() - t
 
 
 def run_name(backbone, mode, shots, augment):
@@ -445,91 +272,3 @@ def accuracy_table(runs):
             cells.append(f"{hit[0]['test_accuracy']:>10.1%}" if hit else f"{'-':>10}")
         lines.append(f"{shots:>5} {'yes' if aug else 'no':>7} " + " ".join(cells))
     return "\n".join(lines)
-
-
-# ---- a trained classifier, kept for later (lesson 06's Grad-CAM) ---------------------------------------
-
-_FORMAT = "minitorch-vision/classifier/1"
-
-
-@dataclass
-class ClassifierInfo:
-    """What a saved classifier needs besides its weights: which backbone, which classes, what input."""
-    backbone: str           # a key of BACKBONES
-    weights: str            # the backbone's pretraining: "imagenet" | "coco" | "random"
-    classes: list           # output index -> class name
-    size: int               # input resolution it was trained at
-    mode: str               # "frozen" | "finetune": what was trained
-    test_accuracy: float = float("nan")
-
-    @property
-    def spec(self):
-        return BACKBONES[self.backbone]
-
-    def preprocess(self, images):
-        """uint8 images (3, H, W) or (B, 3, H, W), any size -> (B, 3, size, size) float, as in training:
-        the central square, shrunk to CIFAR's 32x32 (the classifier learned from 32x32 images), then
-        upsampled to ``size`` and normalised like the backbone's pretraining."""
-        x = images if images.dim() == 4 else images[None]
-        side = min(x.shape[-2:])
-        x = resize(center_crop(x, side), 32)
-        return normalize(resize(x, self.size), self.spec.mean, self.spec.std)
-
-
-def save_classifier(model, info, path):
-    """Save a classifier trained by :func:`train_one` (``frozen`` or ``finetune``) to ``path``, atomically.
-
-    Only what training changed is stored (the head, and for ``finetune`` the last stage) with
-    :class:`ClassifierInfo` as plain values: the file loads with ``torch.load(weights_only=True)`` and
-    :func:`load_classifier` rebuilds the rest from the pretrained backbone.
-    """
-    trained = ("fc",) if info.mode == "frozen" else model.STAGES[model.STAGES.index(model.LAST_STAGE):]
-    prefix = tuple(f"{s}." for s in trained) + tuple(f"backbone.{s}." for s in trained)  # ResNet / YOLOv5 names
-    sd = {k: v.detach().cpu() for k, v in model.state_dict().items() if k.startswith(prefix)}
-    with atomic_path(path) as tmp:
-        torch.save({"format": _FORMAT, "info": asdict(info), "state_dict": sd}, tmp)
-    return Path(path)
-
-
-def load_classifier(path, data_dir=None, allow_download=False):
-    """Rebuild a classifier saved by :func:`save_classifier`: ``(model in eval mode, ClassifierInfo)``.
-
-    The backbone's pretrained weights are read from the data folder (``allow_download``: fetch them
-    if absent). Raises DataUnavailable (one line) for a missing or foreign file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataUnavailable(f"no saved classifier at {path} — run lessons/04_transfer.py first")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001  torch raises many kinds on a foreign or truncated file
-        raise DataUnavailable(f"cannot read {path} as a classifier: {str(e).splitlines()[0][:160]}") from None
-    if not (isinstance(obj, dict) and obj.get("format") == _FORMAT):
-        raise DataUnavailable(f"{path} is not a classifier saved by lesson 04 (save_classifier)")
-    info = ClassifierInfo(**obj["info"])
-    weights = "random" if info.weights == "random" else None
-    model = load_backbone(info.backbone, weights, data_dir, allow_download, verbose=False).model
-    model.replace_head(len(info.classes))
-    missing = [k for k in obj["state_dict"] if k not in model.state_dict()]
-    if missing:
-        raise DataUnavailable(f"{path} does not fit the {info.backbone} backbone ({missing[0]!r})")
-    model.load_state_dict(obj["state_dict"], strict=False)  # the rest: the pretrained backbone just loaded
-    return model.eval(), info
-
-
-def train_linear_probe(backbone="auto", data_dir=None, classes=DEFAULT_CLASSES, shots=50, size=None, seed=0,
-                       weights=None, allow_download=True, device="cpu"):
-    """A classifier made on the spot: a pretrained backbone, frozen, with a linear head trained on
-    ``shots`` CIFAR-10 images per class (what lesson 04's ``frozen`` mode does; seconds on a CPU).
-
-    For when lesson 04's saved classifier (:func:`load_classifier`) is not there. Returns
-    ``(model in eval mode, ClassifierInfo)``; ``info.test_accuracy`` is measured on 100 test images per class.
-    """
-    pre = load_backbone(backbone, weights, data_dir, allow_download, verbose=False)
-    size = size or pre.spec.sizes["frozen"][0]
-    xtr, ytr, xte, yte, names, _ = cifar10.load_cifar10(data_dir, "auto", list(classes), allow_download=allow_download)
-    data = cifar10.mini_dataset(xtr, ytr, names, list(classes), shots, seed=seed, test=(xte, yte))
-    recipe = Recipe(sizes={m: size for m in MODES}, mean=pre.spec.mean, std=pre.spec.std, seed=seed)
-    res = train_one(pre.model, "frozen", data, recipe, augment=False, device=device, log=False)
-    info = ClassifierInfo(pre.spec.name, pre.weights, list(data.classes), size, "frozen", res.test_accuracy)
-    return res.model.cpu().eval(), info

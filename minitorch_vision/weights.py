@@ -6,8 +6,9 @@ against its published sha256 (see :mod:`minitorch_vision.data.download`); a file
 sha256 is downloaded with a printed warning. Offline, the error says which file to put where
 (one line and exit status 2 in a lesson).
 
-Then the small loaders built on it: ResNet-18 (torchvision's state dict), YOLOv5 (the file readers
-live in :mod:`minitorch_vision.yolov5_checkpoint`, re-exported here) and lesson 03's CNN checkpoint.
+Then the small loaders built on it: ResNet-18 (torchvision's state dict), the YOLOv5 backbone as a
+classifier (the checkpoint readers live in :mod:`minitorch_vision.yolov5_checkpoint`) and lesson 03's
+CNN checkpoint.
 """
 import os
 import pickle
@@ -22,17 +23,13 @@ from .errors import DataUnavailable, MTVError, summarize
 from .models.cnn import CNN, config_from_state_dict
 from .models.resnet import resnet18
 from .models.yolov5 import SIZES, BackboneClassifier, YOLOv5Config, size_name
-from .yolov5_checkpoint import (CheckpointRefused, YOLOv5Checkpoint, load_yolov5, read_yolov5_checkpoint,
-                                save_yolov5, yolov5_from_checkpoint)
+from .yolov5_checkpoint import load_yolov5
 
 __all__ = [
     "resolve_weights",
     "RESNET18_FILE", "RESNET18_URL", "RESNET18_SHA256", "RANDOM_WARNING", "load_state_dict_file", "check_fits",
     "load_resnet18", "resnet18_source", "load_yolov5_backbone",
     "YOLOV5_DEFAULT_TAG", "YOLOV5_SHA256", "yolov5_weights",
-    # re-exported so one import serves a lesson (defined in models.yolov5 and yolov5_checkpoint)
-    "size_name", "CheckpointRefused", "YOLOv5Checkpoint", "load_yolov5", "read_yolov5_checkpoint", "save_yolov5",
-    "yolov5_from_checkpoint",
     "load_cnn_checkpoint",
 ]
 
@@ -167,7 +164,7 @@ def load_resnet18(arg=None, data_dir=None, allow_download=True, num_classes=None
 
 # ---- YOLOv5 (Ultralytics release checkpoints) ----------------------------------------------------------
 # Reading the files (a restricted unpickler for the official pickles, our own plain format) is
-# :mod:`minitorch_vision.yolov5_checkpoint`; its loaders are re-exported here so one import serves a lesson.
+# :mod:`minitorch_vision.yolov5_checkpoint`; here: where the file is, and the backbone as a classifier.
 YOLOV5_DEFAULT_TAG = "v7.0"
 # Known sha256 per (release, size), from the data manifest (where the measured yolov5n v6.1 digest is
 # explained). The v7.0 files have no known digest: their download is not verified and resolve_weights says so.

@@ -8,7 +8,7 @@ import torch
 from conftest import need
 from minitorch_vision import explain
 from minitorch_vision.gradcam import grad_cam
-from minitorch_vision.transfer import ClassifierInfo, save_classifier
+from minitorch_vision.classifier import ClassifierInfo, save_classifier
 
 
 def _args(tmp_path, **kw):

@@ -13,7 +13,8 @@ from minitorch_vision.data.loader import Batches
 from minitorch_vision.models.resnet import resnet18
 from minitorch_vision.nnutil import count_params
 from minitorch_vision.train import fit
-from minitorch_vision.transfer import MODES, Recipe, cached_features, pooled, train_one
+from minitorch_vision.backbones import cached_features, pooled
+from minitorch_vision.transfer import MODES, Recipe, train_one
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -67,8 +68,10 @@ def test_parity_with_stored_torchvision_outputs(reference, case):
     h.remove()
     assert logits.shape == c["logits"].shape
     assert seen["layer4"].shape == c["layer4"].shape  # (N,512,7,7) at 224, (N,512,2,2) at 64
-    assert torch.allclose(logits, c["logits"], rtol=1e-4, atol=1e-3), (logits - c["logits"]).abs().max()
-    assert torch.allclose(seen["layer4"], c["layer4"], rtol=1e-4, atol=1e-3)
+    # measured (torch 2.13 CPU, 1-3 threads alike): max abs diff 1.2e-4 on logits up to 247 (a few float32
+    # ulps) and 7.9e-4 on layer4, in the random_224 case; the bounds leave a small margin for another CPU
+    assert (logits - c["logits"]).abs().max() < 2e-4, (logits - c["logits"]).abs().max()
+    assert (seen["layer4"] - c["layer4"]).abs().max() < 1e-3, (seen["layer4"] - c["layer4"]).abs().max()
 
 
 def test_same_outputs_as_torchvision_itself():

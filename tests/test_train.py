@@ -7,7 +7,8 @@ from minitorch_vision.data.loader import Batches
 from minitorch_vision.models.cnn import CNN, CNNConfig
 from minitorch_vision.models.mlp import MLP, MLPConfig, linear_classifier
 from minitorch_vision.nnutil import count_params
-from minitorch_vision.train import CHECKPOINT, ResumeRefused, TrainingDiverged, evaluate, fit, one_cycle
+from minitorch_vision.checkpoint import CHECKPOINT, ResumeRefused
+from minitorch_vision.train import TrainingDiverged, evaluate, fit, one_cycle
 
 
 def toy_data(n=256, seed=0):

@@ -9,9 +9,11 @@ from minitorch_vision.errors import DataUnavailable, MTVError
 from minitorch_vision.models.resnet import resnet18
 from minitorch_vision.models.yolov5 import BackboneClassifier, YOLOv5Config
 from minitorch_vision.nnutil import count_params
-from minitorch_vision.transfer import (BACKBONES, MODES, ClassifierInfo, Recipe, compare, load_classifier,
-                                       save_classifier, scratch_model, train_one)
-from minitorch_vision.weights import load_yolov5, load_yolov5_backbone
+from minitorch_vision.backbones import BACKBONES
+from minitorch_vision.classifier import ClassifierInfo, load_classifier, save_classifier
+from minitorch_vision.transfer import MODES, Recipe, compare, scratch_model, train_one
+from minitorch_vision.weights import load_yolov5_backbone
+from minitorch_vision.yolov5_checkpoint import load_yolov5
 
 
 @pytest.fixture(scope="module")

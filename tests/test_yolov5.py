@@ -74,15 +74,6 @@ def test_default_config_is_fresh_per_model_and_size_name():
     assert b.config.names == [] and size_name(b.config) == "yolov5s" and size_name(yolov5("n").config) == "yolov5n"
 
 
-def test_weights_module_reexports_the_yolov5_loaders():
-    """Lessons 05/06 import the YOLOv5 loaders from ``minitorch_vision.weights``."""
-    from minitorch_vision import weights, yolov5_checkpoint
-    for name in ("load_yolov5", "save_yolov5", "read_yolov5_checkpoint", "CheckpointRefused",
-                 "yolov5_from_checkpoint"):
-        assert getattr(weights, name) is getattr(yolov5_checkpoint, name)
-    assert weights.size_name is size_name
-
-
 def test_detect_decodes_a_hand_made_head_output():
     """Zero weights, chosen biases: every output is sigmoid(bias); check x, y, w, h by hand."""
     det = Detect(nc=2, anchors=((10, 13, 16, 30, 33, 23),), strides=(8,), ch=(4,)).eval()
@@ -244,13 +235,15 @@ def test_letterbox_padding_and_rescaling():
 
 
 def test_raw_head_output_matches_official(bus, v5n):
-    """Unfused vs the official fused model: box columns within 5e-3 px, obj/cls within 1e-4 (README)."""
+    """Unfused vs the official fused model's stored output: box columns (pixels, up to 640) within 2.5e-3,
+    obj/cls probabilities within 1e-5. Measured (torch 2.13 CPU): 1.6e-3 / 5.0e-6 with 1 thread,
+    1.3e-3 / 4.8e-6 with 2 or 3 (another thread count sums in another order)."""
     with torch.no_grad():
         pred = v5n(bus["input"])
     ref = bus["pred_raw"]
     assert pred.shape == ref.shape == (1, 18900, 85)
-    assert (pred[..., :4] - ref[..., :4]).abs().max() < 5e-3
-    assert (pred[..., 4:] - ref[..., 4:]).abs().max() < 1e-4
+    assert (pred[..., :4] - ref[..., :4]).abs().max() < 2.5e-3
+    assert (pred[..., 4:] - ref[..., 4:]).abs().max() < 1e-5
 
 
 def test_fused_official_model_matches(data_dir, bus):
@@ -258,9 +251,9 @@ def test_fused_official_model_matches(data_dir, bus):
     with torch.no_grad():
         pred = model(bus["input"])
     ref = bus["pred_raw"]
-    # bit-identical with 2 threads (the reference's setting); other thread counts sum in another order
-    assert (pred[..., :4] - ref[..., :4]).abs().max() < 5e-3
-    assert (pred[..., 4:] - ref[..., 4:]).abs().max() < 1e-4
+    # measured (torch 2.13 CPU): 1.6e-3 px / 4.2e-6 with 1 thread, 1.3e-3 / 4.4e-6 with 2 or 3
+    assert (pred[..., :4] - ref[..., :4]).abs().max() < 2.5e-3
+    assert (pred[..., 4:] - ref[..., 4:]).abs().max() < 1e-5
 
 
 def test_detections_after_nms_match_official(data_dir, bus, v5n):

@@ -6,8 +6,6 @@
 from functools import lru_cache
 from pathlib import Path
 
-import torch
-
 _FILE = Path(__file__).with_name("imagenet_classes.txt")
 
 
@@ -17,11 +15,3 @@ def imagenet_classes():
     names = _FILE.read_text(encoding="utf-8").splitlines()
     assert len(names) == 1000, f"{_FILE} should have 1000 lines, has {len(names)}"
     return names
-
-
-def top_k(logits, k=5, names=None):
-    """``[(name, probability), ...]`` of the ``k`` most likely classes for one row of logits (1000,)."""
-    names = names or imagenet_classes()
-    probs = torch.softmax(logits.float().flatten(), 0)
-    p, i = probs.topk(k)
-    return [(names[j], float(q)) for q, j in zip(p.tolist(), i.tolist())]
