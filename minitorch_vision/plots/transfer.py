@@ -36,7 +36,7 @@ def predictions_grid(images, true, pred, prob, title="", path=None, caption=None
     """
     n = len(images)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.9 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 2.1 * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, img, t, p, q in zip(axes.flat, images, true, pred, prob):
@@ -45,7 +45,7 @@ def predictions_grid(images, true, pred, prob, title="", path=None, caption=None
         ax.set_title(f"{p} {q:.0%}" + ("" if right else f"\n(true: {t})"), fontsize=9,
                      color="tab:green" if right else "tab:red")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(h_pad=1.0)  # room for the two-line titles of wrong guesses
     return save(fig, path, caption) if path else fig
 
 
