@@ -12,18 +12,16 @@ import argparse
 import copy
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from _common import data_dir  # also puts the repository on the import path
 
-import torch  # noqa: E402
-
-from minitorch_vision.data import cifar10  # noqa: E402
-from minitorch_vision.data.loader import Batches  # noqa: E402
-from minitorch_vision.data.transforms import Augment  # noqa: E402
-from minitorch_vision.models.resnet import resnet18  # noqa: E402
-from minitorch_vision.train import fit  # noqa: E402
-from minitorch_vision.backbones import cached_features, pooled  # noqa: E402
+from minitorch_vision.data import cifar10
+from minitorch_vision.data.loader import Batches
+from minitorch_vision.data.transforms import Augment
+from minitorch_vision.models.resnet import resnet18
+from minitorch_vision.train import fit
+from minitorch_vision.backbones import cached_features, pooled
 
 
 def main():
@@ -40,7 +38,7 @@ def main():
 
     names = cifar10.CLASSES[:a.classes]
     try:
-        xtr, ytr, xte, yte, all_names, where = cifar10.load_cifar10(a.data_dir, "images", names, allow_download=False)
+        xtr, ytr, xte, yte, all_names, where = cifar10.load_cifar10(data_dir(a.data_dir), "images", names, allow_download=False)
         data = cifar10.mini_dataset(xtr, ytr, all_names, names, a.shots, seed=0, test=(xte, yte), test_per_class=1)
         x, y = data.x_train, data.y_train
     except Exception as e:  # noqa: BLE001  (no data: the timing does not depend on the pixels)

@@ -9,19 +9,16 @@ weights: the same arithmetic). Cost = milliseconds per image to compute features
     python benchmarks/transfer_resolution.py --threads 1 [--data-dir ../shared/data] [--seeds 0,1]
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from _common import data_dir  # also puts the repository on the import path
 
-import torch  # noqa: E402
-
-from minitorch_vision.data import cifar10  # noqa: E402
-from minitorch_vision.models.resnet import resnet18  # noqa: E402
-from minitorch_vision.backbones import BACKBONES, cached_features, pooled  # noqa: E402
-from minitorch_vision.transfer import DEFAULT_CLASSES, MODES, Recipe, train_one  # noqa: E402
-from minitorch_vision.weights import load_yolov5_backbone  # noqa: E402
+from minitorch_vision.data import cifar10
+from minitorch_vision.models.resnet import resnet18
+from minitorch_vision.backbones import BACKBONES, cached_features, pooled
+from minitorch_vision.transfer import DEFAULT_CLASSES, MODES, Recipe, train_one
+from minitorch_vision.weights import load_yolov5_backbone
 
 
 def ms_per_image(model, x, recipe):
@@ -40,11 +37,11 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     classes = list(DEFAULT_CLASSES)
-    xtr, ytr, xte, yte, names, where = cifar10.load_cifar10(a.data_dir, "auto", classes, allow_download=False)
+    xtr, ytr, xte, yte, names, where = cifar10.load_cifar10(data_dir(a.data_dir), "auto", classes, allow_download=False)
     print(f"CIFAR-10 from {where}; threads={torch.get_num_threads()}")
     print("| backbone | pooled | size | k=10 acc (seeds) | k=50 acc (seeds) | features ms/img |")
     print("|---|---|---:|---|---|---:|")
-    yolo = {pyr: load_yolov5_backbone(None, a.data_dir, allow_download=False, pyramid=pyr, verbose=False)[0]
+    yolo = {pyr: load_yolov5_backbone(None, data_dir(a.data_dir), allow_download=False, pyramid=pyr, verbose=False)[0]
             for pyr in (False, True)}
     seeds = [int(s) for s in a.seeds.split(",")]
     for size in [int(s) for s in a.sizes.split(",")]:
