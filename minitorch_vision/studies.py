@@ -152,7 +152,9 @@ def study_verdict(study, y_val, reference=LINEAR_REFERENCE):
     1984, the simplest model within the noise of the best. The study is *too short to conclude*
     when the best CNN is not clearly above ``reference`` (a linear classifier's accuracy: the CNNs
     have not learned their features yet; two binomial standard errors on the ``n`` validation
-    images) or when no configuration is worse than the best (it separated nothing).
+    images). When no configuration is worse than the best, that is the finding: at this budget
+    kernel size and depth matter less than the validation images can measure, and the pick is the
+    cheapest of all.
 
     Returns:
         ``{"best", "pick", "contenders", "worse" (names), "conclusive", "text"}``.
@@ -170,8 +172,9 @@ def study_verdict(study, y_val, reference=LINEAR_REFERENCE):
         text = (f"too short to conclude: the best CNN ({_name(best)}, {best['val_accuracy']:.4f}) is not clearly above "
                 f"a linear classifier on raw pixels ({reference}); the CNNs have not learned their features yet")
     elif not worse:
-        text = (f"too short to conclude: all {len(rows)} configurations are within the noise of the best "
-                f"({_name(best)}, {best['val_accuracy']:.4f}) on {n} validation images; train longer")
+        text = (f"best: {_name(best)} ({best['val_accuracy']:.4f}), but all {len(rows)} configurations are within "
+                f"the noise of it on {n} validation images: here kernel size and depth matter less than that; "
+                f"the cheapest: {_name(chosen)} ({chosen['multiply_adds'] / 1e6:.2f} M multiply-adds per image)")
     else:
         text = (f"best: {_name(best)} ({best['val_accuracy']:.4f}); {len(worse)} of {len(rows)} configurations are "
                 f"significantly worse, {len(contenders)} within the noise; the cheapest of those: "

@@ -38,7 +38,8 @@ def test_verdict_paired_test_and_pick():
     assert v["best"] is rows[0] and v["pick"] is rows[1] and v["conclusive"]
     assert v["worse"] == [studies._name(rows[2])] and "cheapest" in v["text"]
     v = studies.study_verdict({"rows": rows[:2], "predictions": preds[:2]}, y, reference=0.7)
-    assert not v["conclusive"] and "within the noise" in v["text"]
+    assert v["conclusive"] and "within the noise" in v["text"], "separating nothing is a finding, not a failure"
+    assert v["pick"] is rows[1] and v["worse"] == [] and "cheapest" in v["text"]
     v = studies.study_verdict({"rows": rows, "predictions": preds}, y, reference=0.84)  # 0.85 is within 2 sigma
     assert not v["conclusive"] and "linear classifier" in v["text"], "CNNs no better than raw pixels: too short"
 
