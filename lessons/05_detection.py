@@ -12,14 +12,8 @@
 flags = ""  # in a notebook, e.g. "--quick"; $MTV_ARGS wins; from the shell the command line is used
 import torch
 from minitorch_vision.cli import lesson_args, setup, write_results
-from minitorch_vision.flags import multiple_of, probability
-def lesson_flags(p):  # python lessons/05_detection.py --help lists them with their defaults
-    p.add_argument("--weights", help="a YOLOv5 .pt file (default: weights/yolov5n.pt, downloaded if missing)")
-    p.add_argument("--images", nargs="+", help="image files or folders to detect on (default: the sample photos)")
-    p.add_argument("--img-size", type=multiple_of(32), default=640, help="input size (long side)")
-    p.add_argument("--conf", type=probability, default=0.25, help="confidence threshold of the drawn boxes")
-    p.add_argument("--iou", type=probability, default=0.45, help="NMS IoU threshold of the drawn boxes")
-args = lesson_args("Lesson 05 - object detection with YOLOv5", flags, batch_size=32, extra=lesson_flags)
+from minitorch_vision.lesson_flags import detection_flags
+args = lesson_args("Lesson 05 - object detection with YOLOv5", flags, batch_size=32, extra=detection_flags)
 ctx = setup(args, "05_detection")   # seed, threads, device, ctx.out = runs/05_detection
 
 # %% [markdown]

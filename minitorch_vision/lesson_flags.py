@@ -1,11 +1,11 @@
-"""The flags of lessons 01-04 beyond the shared ones: each lesson's set-up cell passes one of these
+"""The flags of lessons 01-05 beyond the shared ones: each lesson's set-up cell passes one of these
 functions to :func:`cli.lesson_args` as ``extra=``, so ``--help`` lists them with their defaults.
-(Lessons 05 and 06 declare theirs in the lesson and in :mod:`minitorch_vision.explain`.)"""
+(Lesson 06 declares its own in :mod:`minitorch_vision.explain`.)"""
 import argparse
 
 from .backbones import BACKBONES
 from .data import cifar10
-from .flags import class_list, dropout_rate, int_list, int_range, positive_int, probability
+from .flags import class_list, dropout_rate, int_list, int_range, multiple_of, positive_int, probability
 from .transfer import DEFAULT_CLASSES
 
 
@@ -100,3 +100,12 @@ def transfer_quick_defaults(args):
         if not hasattr(args, name):
             setattr(args, name, quick if args.quick else full)
     return args
+
+
+def detection_flags(p):
+    """Lesson 05: the weights, the photos and the drawn boxes' thresholds."""
+    p.add_argument("--weights", help="a YOLOv5 .pt file (default: weights/yolov5n.pt, downloaded if missing)")
+    p.add_argument("--images", nargs="+", help="image files or folders to detect on (default: the sample photos)")
+    p.add_argument("--img-size", type=multiple_of(32), default=640, help="input size (long side)")
+    p.add_argument("--conf", type=probability, default=0.25, help="confidence threshold of the drawn boxes")
+    p.add_argument("--iou", type=probability, default=0.45, help="NMS IoU threshold of the drawn boxes")
