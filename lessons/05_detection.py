@@ -18,12 +18,11 @@ ctx = setup(args, "05_detection")   # seed, threads, device, ctx.out = runs/05_d
 
 # %% [markdown]
 # ## 1. The model and its raw output
-#
-# `minitorch_vision/models/yolov5.py` is YOLOv5 written out: a CSP-Darknet backbone, a PANet neck and a
-# *Detect head*, one 1x1 convolution per feature map at strides 8, 16 and 32; the official weights are read
-# without running the authors' code. Per grid cell and each of its 3 *anchors* (prior box shapes) the head
-# predicts 85 numbers: x, y, w, h, objectness, 80 class scores. The photo is read upright (EXIF) and
-# letterboxed: long side to 640 with OpenCV's exact resampling, padded to a multiple of 32.
+# `minitorch_vision/models/yolov5.py` is YOLOv5 written out (a CSP-Darknet backbone, a PANet neck); it reads the
+# official weights without running the authors' code. Its *Detect head* is one 1x1 convolution per feature map
+# (strides 8, 16, 32): per grid cell and each of its 3 *anchors* (prior box shapes), 85 numbers: x, y, w, h,
+# objectness, 80 class scores. The photo is read upright (EXIF) and letterboxed: long side to 640 with
+# OpenCV's exact resampling, padded to a multiple of 32.
 
 # %%
 from minitorch_vision.data.images import read_image
@@ -68,7 +67,6 @@ assert torch.allclose(by_hand, pred[0, row, :4], atol=1e-4)
 
 # %% [markdown]
 # ## 2. From thousands of boxes to a handful: confidence, IoU, NMS
-#
 # Most rows are background. A box's *score* is objectness x its best class probability; YOLOv5 keeps the
 # boxes scoring above `--conf`. Neighbouring cells and anchors then report the same object many times.
 # Non-maximum suppression keeps the best-scored box and removes every other box of its class whose
@@ -79,8 +77,7 @@ assert torch.allclose(by_hand, pred[0, row, :4], atol=1e-4)
 from minitorch_vision.detection.boxes import box_iou, xywh_to_xyxy
 from minitorch_vision.detection.nms import batched_nms, nms, nms_reference, non_max_suppression
 boxes = xywh_to_xyxy(pred[0, :, :4])                                 # (A, 4) corners (x1, y1, x2, y2)
-cls_prob, cls = pred[0, :, 5:].max(1)
-score = pred[0, :, 4] * cls_prob
+score, cls = (pred[0, :, 4:5] * pred[0, :, 5:]).max(1)              # objectness x best class probability
 first, second = score.topk(2).indices                                # the two best boxes
 (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2) = boxes[first].tolist(), boxes[second].tolist()
 inter = max(0, min(ax2, bx2) - max(ax1, bx1)) * max(0, min(ay2, by2) - max(ay1, by1))
@@ -109,13 +106,11 @@ detection_grid(shown[:6], model.names, f"{name} at {args.img_size}, conf > {args
 
 # %% [markdown]
 # ## 3. Scoring a detector: YOLOv5's `val.py` and the COCO API
-#
 # Both keep almost every box (confidence > 0.001), match detections to labelled boxes at IoU 0.50, 0.55,
-# ..., 0.95 and average precision over recall per class. Their rules differ: `val.py` pairs each label with
-# a detection once, at IoU 0.5; COCO walks the detections by score at each threshold, keeps at most 100 per
-# image and class, and samples precision at 101 recall points. First `val.py`'s protocol, exactly; then, for
-# the COCO API, the labels become COCO boxes: a YOLO label is (class, centre x, centre y, width, height) as
-# fractions of the image, a COCO box (left, top, width, height) in pixels.
+# ..., 0.95 and average precision over recall per class; COCO also keeps at most 100 boxes per image and
+# class and samples precision at 101 recall points. How they match differs (below). First `val.py`'s
+# protocol, exactly; then the COCO API, for which a YOLO label (class, centre x, centre y, width, height,
+# as fractions of the image) becomes a COCO box (left, top, width, height, in pixels).
 
 # %%
 from minitorch_vision.detection.evaluate import evaluate_detector, format_val_table
@@ -126,8 +121,7 @@ print("\n".join(format_val_table(ev).splitlines()[:6]), "\n   ... one row per cl
 
 # %%
 from minitorch_vision.data.images import image_size
-from minitorch_vision.detection.coco_eval import (SUMMARY, coco_evaluate, detections_to_coco, format_coco_stats,
-                                                  yolo_to_coco_gt)
+from minitorch_vision.detection.coco_eval import coco_evaluate, detections_to_coco, format_coco_stats, yolo_to_coco_gt
 from minitorch_vision.detection.labels import read_yolo_labels
 labels = [read_yolo_labels(coco128 / "labels" / "train2017" / (f.stem + ".txt")) for f in ev.files]
 sizes = [image_size(f) for f in ev.files]
@@ -156,53 +150,41 @@ i = max(range(len(both)), key=lambda k: int((both[k][0] != both[k][1]).sum()))
 (val_tp, coco_tp), det = both[i], ev.detections[i]
 print(f"{ev.files[i].name}: {len(det)} detections, {len(ev.labels[i])} labels")
 for r in (val_tp != coco_tp).any(1).nonzero().view(-1)[:6].tolist():
-    same = ev.labels[i][ev.labels[i][:, 0] == det[r, 5], 1:]
-    marks = ["".join("x" if v else "." for v in m[r].tolist()) for m in (val_tp, coco_tp)]
-    iou = box_iou(det[r:r + 1, :4], same).max()
-    print(f"  {model.names[int(det[r, 5])]:>12} conf {det[r, 4]:.3f} IoU {iou:.2f}   val.py {marks[0]}   COCO {marks[1]}")
+    at_val, at_coco = ("".join("x" if v else "." for v in m[r].tolist()) for m in (val_tp, coco_tp))
+    iou = box_iou(det[r:r + 1, :4], ev.labels[i][ev.labels[i][:, 0] == det[r, 5], 1:]).max()  # best label of its class
+    print(f"  {model.names[int(det[r, 5])]:>12} conf {det[r, 4]:.3f} IoU {iou:.2f}   val.py {at_val}   COCO {at_coco}")
 total = [sum(int(m[:, t].sum()) for m in ms) for ms in zip(*both) for t in (0, 5)]
 print(f"all images: true positives at IoU 0.5 / 0.75: val.py {total[0]} / {total[1]}, COCO {total[2]} / {total[3]}")
 
 # %%  the precision-recall curves behind val.py's mAP@0.5 (and in TensorBoard's PR curves tab)
-from minitorch_vision.plots.detection import pr_curves, tensorboard_pr_curves
-order = sorted(range(len(ev.per_class)), key=lambda k: -ev.per_class[k]["instances"])
-names = [f"{ev.per_class[k]['name']} ({ev.per_class[k]['instances']} boxes)" for k in order]
-pr_curves(ev.curves["px"], ev.curves["pr_curve"][order], names, ev.curves["ap"][order, 0],
-          title=f"{name} on COCO128 ({ev.n_images} images), IoU 0.5", path=ctx.out / "pr_curves.png",
-          caption="Precision as recall grows, per class: a curve that stays high to the right is a class found "
-                  "fully and cleanly; mAP@0.5 is the area under each curve, averaged (the bold mean).")
-tensorboard_pr_curves(ctx.tb_dir("yolov5-val"), {k: ev.curves[k][order] for k in ("p_curve", "r_curve")},
-                      [ev.per_class[k]["name"] for k in order], [ev.per_class[k]["instances"] for k in order])
+from minitorch_vision.plots.detection import val_pr_curves
+val_pr_curves(ev, f"{name} on COCO128 ({ev.n_images} images), IoU 0.5", ctx.out / "pr_curves.png",
+              log_dir=ctx.tb_dir("yolov5-val"),
+              caption="Precision as recall grows, per class: a curve that stays high to the right is a class found "
+                      "fully and cleanly; mAP@0.5 is the area under each curve, averaged (the bold mean).")
 
 # %% [markdown]
 # ## Summary
-#
-# Our YOLOv5 runs the official weights; box decoding, NMS and both scoring protocols are written out and
-# equal to their references (the official `val.py`, torchvision, pycocotools). The official v6.1 `val.py`:
-# yolov5n on the 128 COCO128 images at 640, P 0.616, R 0.495, mAP@0.5 0.546, mAP@0.5:0.95 0.341 (the
-# YOLOv5 README's 28.0 mAP is the COCO API on the 5,000 val2017 images).
+# Our YOLOv5 runs the official weights; box decoding, NMS and both scoring protocols are written out and equal
+# to their references (the official `val.py`, torchvision, pycocotools). Below, this run beside the official
+# v6.1 `val.py` on COCO128 at 640; the YOLOv5 README's 28.0 mAP is the COCO API on val2017's 5,000 images.
 
 # %%
 print(f"this run ({ev.n_images} images{', quick: a smoke test' if args.quick else ''}): val.py P {ev.precision:.3f} "
       f"R {ev.recall:.3f} mAP@0.5 {ev.map50:.3f} mAP@0.5:0.95 {ev.map50_95:.3f}; COCO API AP {coco.stats[0]:.3f} "
       f"AP50 {coco.stats[1]:.3f}\nofficial val.py (128 images): P 0.616 R 0.495 mAP@0.5 0.546 mAP@0.5:0.95 0.341")
-write_results(ctx, {"model": name, "img_size": args.img_size, "n_images": ev.n_images, "n_labels": ev.n_labels,
-                    "precision": ev.precision, "recall": ev.recall, "map50": ev.map50, "map50_95": ev.map50_95,
-                    "per_class": ev.per_class,
-                    "coco": dict(zip([name for name, *_ in SUMMARY], coco.stats.tolist())),
+write_results(ctx, {"model": name, "img_size": args.img_size, **ev.record(), "coco": coco.record(),
                     "detections_per_image": per_image, "unreadable_images": [k for k, _ in unreadable]})
 check_readable(unreadable, len(images))   # every readable image was drawn; the others: exit status 2
 
 # %% [markdown]
 # ## Exercises
-#
 # 1. Run with `--conf 0.1` and then `--conf 0.5`: how many boxes does `bus.jpg` get, and which are new?
-# 2. Set `--iou 0.3` and `--iou 0.9`. Which setting leaves duplicate boxes on one person, and which
-#    removes a person standing close behind another?
+# 2. With `--iou 0.3` and `--iou 0.9`: which leaves duplicate boxes on one person, which removes a person
+#    standing close behind another?
 # 3. Write greedy NMS yourself in `my_nms` below (sort by score, keep, drop overlaps > threshold), set
 #    `check_exercise_3 = True` and run the cell: it compares your function with the library's.
-# 4. (Open) Evaluate at `--img-size 320` and at 1280: which COCO area range (small, medium, large)
-#    gains or loses the most, and why?
+# 4. (Open) At `--img-size 320` and 1280, which COCO area range (small, medium, large) gains or loses most? Why?
 
 # %%
 def my_nms(boxes, scores, iou_threshold):

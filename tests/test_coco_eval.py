@@ -127,7 +127,9 @@ def test_yolo_labels_to_coco_boxes():
     assert [c["id"] for c in gt["categories"]] == [0, 1, 2, 3]
     dets = detections_to_coco([torch.tensor([[80.0, 30.0, 120.0, 70.0, 0.9, 3.0]])])
     assert dets == [{"image_id": 0, "category_id": 3, "bbox": [80.0, 30.0, 40.0, 40.0], "score": pytest.approx(0.9)}]
-    assert coco_evaluate(gt, dets).stats[1] == pytest.approx(1.0)     # AP50 of a perfect detection
+    ev = coco_evaluate(gt, dets)
+    assert ev.stats[1] == pytest.approx(1.0)                          # AP50 of a perfect detection
+    assert list(ev.record()) == [name for name, *_ in SUMMARY] and ev.record()["AP50"] == ev.stats[1]
 
 
 @functools.lru_cache(maxsize=None)

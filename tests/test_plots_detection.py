@@ -5,7 +5,7 @@ from PIL import Image
 
 from minitorch_vision.detection.coco_eval import coco_image_matches
 from minitorch_vision.detection.metrics import ap_per_class
-from minitorch_vision.plots.detection import detection_grid, pr_curves, tensorboard_pr_curves
+from minitorch_vision.plots.detection import detection_grid, pr_curves, tensorboard_pr_curves, val_pr_curves
 
 
 def _curves():
@@ -40,6 +40,20 @@ def test_tensorboard_pr_curves_are_written(tmp_path):
     acc.Reload()
     assert sorted(acc.Tags()["tensors"]) == ["pr_iou0.5/a", "pr_iou0.5/b"]
     assert acc.Tensors("pr_iou0.5/a")[0].tensor_proto.tensor_shape.dim[0].size == 6   # the PR-curve plugin layout
+
+
+def test_val_pr_curves_put_the_most_labelled_classes_first(tmp_path):
+    from types import SimpleNamespace
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    res = _curves()
+    per_class = [{"name": n, "instances": i} for n, i in (("a", 8), ("b", 20), ("c", 12))]
+    path = val_pr_curves(SimpleNamespace(per_class=per_class, curves=res), "t", tmp_path / "pr.png",
+                         log_dir=tmp_path / "tb", top=2)
+    assert path.exists()
+    acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"tensors": 0})
+    acc.Reload()
+    assert sorted(acc.Tags()["tensors"]) == ["pr_iou0.5/b", "pr_iou0.5/c"]    # 20 and 12 boxes, not 8
 
 
 def test_coco_image_matches_by_score_and_per_threshold():

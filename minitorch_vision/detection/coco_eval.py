@@ -55,6 +55,10 @@ class CocoEval:
     recall: np.ndarray
     category_ids: list
 
+    def record(self):
+        """The 12 summary numbers by name, e.g. ``{"AP": 0.35, "AP50": 0.52, ...}`` (for results.json)."""
+        return dict(zip([name for name, *_ in SUMMARY], self.stats.tolist()))
+
 
 def coco_box_iou(dt, gt, crowd):
     """IoU of (D, 4) detections with (G, 4) ground-truth boxes, both (x, y, w, h), float64 (D, G).

@@ -44,6 +44,11 @@ class EvalResult:
     detections: list = field(repr=False, default_factory=list)  # (n, 6) x1, y1, x2, y2, conf, cls (original px)
     labels: list = field(repr=False, default_factory=list)      # (m, 5) cls, x1, y1, x2, y2 (original px)
 
+    def record(self):
+        """The scores, overall and per class (for results.json)."""
+        return {"n_images": self.n_images, "n_labels": self.n_labels, "precision": self.precision,
+                "recall": self.recall, "map50": self.map50, "map50_95": self.map50_95, "per_class": self.per_class}
+
 
 def _labels_to_orig(labels, hw_resized, gain, pad, input_hw, orig_hw):
     """Normalised (cls, cx, cy, w, h) -> (cls, x1, y1, x2, y2) in original pixels, via the letterboxed

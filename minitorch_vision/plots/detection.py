@@ -78,3 +78,16 @@ def tensorboard_pr_curves(log_dir, curves, names, n_labels, top=5):
             fp = np.where(p > 0, tp / np.maximum(p, 1e-12) - tp, 0.0)
             w.add_pr_curve_raw(f"pr_iou0.5/{names[i]}", tp, fp, np.zeros_like(tp), n - tp, p, r,
                                num_thresholds=len(p))
+
+
+def val_pr_curves(ev, title="", path=None, caption=None, log_dir=None, top=5):
+    """:func:`pr_curves` of an :class:`~minitorch_vision.detection.evaluate.EvalResult`, the classes with the
+    most labelled boxes first; with ``log_dir``, their curves in TensorBoard too (:func:`tensorboard_pr_curves`)."""
+    order = sorted(range(len(ev.per_class)), key=lambda k: -ev.per_class[k]["instances"])
+    per_class = [ev.per_class[k] for k in order]
+    if log_dir is not None:
+        tensorboard_pr_curves(log_dir, {k: ev.curves[k][order] for k in ("p_curve", "r_curve")},
+                              [c["name"] for c in per_class], [c["instances"] for c in per_class], top)
+    return pr_curves(ev.curves["px"], ev.curves["pr_curve"][order],
+                     [f"{c['name']} ({c['instances']} boxes)" for c in per_class], ev.curves["ap"][order, 0],
+                     title, path, top, caption)
