@@ -12,10 +12,10 @@
 # %%
 flags = ""  # in a notebook, e.g. "--quick"; $MTV_ARGS wins; from the shell the command line is used
 import torch
+from minitorch_vision import ops, studies, tblog
 from minitorch_vision.cli import lesson_args, setup, write_results
 from minitorch_vision.data.fashion_mnist import fashion_mnist_splits
 from minitorch_vision.lesson_flags import cnn_flags, study_budget
-
 args = lesson_args("Lesson 03 - a CNN on FashionMNIST", flags, epochs=8, batch_size=256, lr=3e-3, quick_epochs=2,
                    extra=cnn_flags)
 ctx = setup(args, "03_cnn")
@@ -30,9 +30,7 @@ classes, (x_train, y_train) = data["classes"], data["train"]
 
 # %%
 import torch.nn.functional as F
-from minitorch_vision import ops
 from minitorch_vision.plots import training as figs
-
 x = data["test"][0][:1]                                           # (1, 1, 28, 28): one image
 cols, (oh, ow) = ops.im2col(x, kernel_size=3, padding=1)          # (1, 1*3*3, 28*28)
 print(f"image {tuple(x.shape)} -> patch matrix {tuple(cols.shape)}, output {oh}x{ow}")
@@ -62,22 +60,18 @@ assert torch.equal(pooled, F.max_pool2d(x, 2)) and torch.equal(ops.max_pool2d(x,
 # 32 x 28 x 28 output from the same input needs one weight per (input pixel, output value) pair.
 
 # %%
-from torch import nn
 from minitorch_vision.nnutil import count_params, eval_mode
-
-conv, dense = nn.Conv2d(1, 32, 3, padding=1), nn.Linear(28 * 28, 32 * 28 * 28)
+conv, dense = torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.Linear(28 * 28, 32 * 28 * 28)
 print(f"conv 1->32, 3x3: {count_params(conv):,} parameters;  dense 784 -> {32 * 28 * 28:,}: "
       f"{count_params(dense):,} parameters ({count_params(dense) / count_params(conv):,.0f}x more)")
 
 # %% [markdown]
 # ## The CNN
-# Blocks of conv -> 2x2 max-pool -> batch norm -> ReLU, each doubling the channels and halving the
-# resolution, then dropout and a small dense head. Training uses `nn.Conv2d`: the maths above in a
-# tuned kernel. The shapes after each stage:
+# Blocks of conv -> 2x2 max-pool -> batch norm -> ReLU, each doubling the channels and halving the resolution, then
+# dropout and a small dense head; training uses `nn.Conv2d`, the maths above in a tuned kernel. The shapes:
 
 # %%
 from minitorch_vision.models.cnn import CNN, CNNConfig
-
 config = CNNConfig(kernel_size=args.kernel_size, conv_blocks=args.conv_blocks, width=args.width)
 torch.manual_seed(args.seed)  # the same initial weights whether or not the cells above ran
 model = CNN(config).to(ctx.device, memory_format=torch.channels_last)  # NHWC: oneDNN's fast CPU layout
@@ -93,30 +87,22 @@ with eval_mode(model), torch.no_grad():  # eval: one image must not move batch n
 # The test accuracy after each epoch only times the run to 92.5%; every choice was made on validation data.
 
 # %%
-from minitorch_vision import distributed, tblog
 from minitorch_vision.data.loader import Batches
-from minitorch_vision.train import evaluate, fit, one_cycle
-
+from minitorch_vision.train import evaluate, fit, one_cycle, predict
 test_batches = Batches(*data["test"], batch_size=1000)
-# Under torchrun each of the N processes trains on its 1/N shard of every epoch with batch_size/N.
-train = Batches(x_train, y_train, args.batch_size // ctx.world_size, shuffle=True, seed=args.seed,
-                rank=ctx.rank, world_size=ctx.world_size)
+train = ctx.train_batches(x_train, y_train, args.batch_size, seed=args.seed)  # under torchrun: 1/N per process
 opt = torch.optim.Adam(model.parameters(), lr=args.lr)
 history = fit(ctx.parallel(model), train, Batches(*data["val"], batch_size=1000), epochs=args.epochs, opt=opt,
               sched=one_cycle(opt, args.lr, args.epochs, len(train)), device=ctx.device, amp=ctx.amp, out=ctx.out,
-              log_dir=ctx.tb_dir("cnn"), resume=args.resume,
-              on_epoch_end=lambda epoch, rec: rec.update(test_accuracy=evaluate(model, test_batches, ctx.device)["accuracy"]))
-distributed.shutdown()
-if not ctx.is_main:  # under torchrun, rank 0 alone evaluates, plots and writes
-    raise SystemExit(0)
+              log_dir=ctx.tb_dir("cnn"), resume=args.resume, on_epoch_end=lambda epoch, rec: rec.update(
+                  test_accuracy=evaluate(model, test_batches, ctx.device)["accuracy"]))
+ctx.end_parallel()  # under torchrun, rank 0 alone goes on to evaluate, plot and write
 test_acc = history[-1]["test_accuracy"]
 time_to_target = next((r["elapsed"] for r in history if r["test_accuracy"] >= args.target), None)
-print(f"CNN test accuracy {test_acc:.4f}; wall time to {args.target}: "
-      + ("not reached" if time_to_target is None else f"{time_to_target:.0f} s"))
 tblog.add_graph(ctx.tb_dir("cnn"), model, x.to(ctx.device))
 figs.learning_curves(history, f"CNN k={args.kernel_size}, {args.conv_blocks} blocks on FashionMNIST",
-                     ctx.out / "learning_curves.png",
-                     caption="Validation and test climb together to about 0.925; training accuracy runs ahead (memorisation).")
+                     ctx.out / "learning_curves.png", caption="Validation and test climb together to about 0.925; "
+                     "training accuracy runs ahead (memorisation).")
 
 # %% [markdown]
 # ## What did the first layer learn?
@@ -125,15 +111,14 @@ figs.learning_curves(history, f"CNN k={args.kernel_size}, {args.conv_blocks} blo
 
 # %%
 first = model.features[0][0]                                      # nn.Conv2d(1, width, k)
-with torch.no_grad():
-    maps = first(x.to(ctx.device))[0].cpu()                       # (width, 28, 28)
+maps = first(x.to(ctx.device))[0].detach().cpu()                  # (width, 28, 28)
 print(f"first-layer weight {tuple(first.weight.shape)}, feature maps {tuple(maps.shape)}")
 figs.conv_filters(first.weight.detach().cpu(), f"CNN on FashionMNIST: the {first.weight.shape[0]} learned "
                   f"{args.kernel_size}x{args.kernel_size} first-layer filters", ctx.out / "filters.png",
                   caption="Learned filters: several are oriented edge detectors, a red side next to a blue side.")
 figs.feature_maps(data["test_images"][0], maps, "CNN on FashionMNIST: first-layer feature maps of one test image",
-                  ctx.out / "feature_maps.png",
-                  caption="Each map lights up where its filter's pattern is: edges on one side, the whole shape, the background.")
+                  ctx.out / "feature_maps.png", caption="Each map lights up where its filter's pattern is: edges on "
+                  "one side, the whole shape, the background.")
 
 # %% [markdown]
 # ## Where is it still wrong? And is it really better than the MLP?
@@ -141,20 +126,16 @@ figs.feature_maps(data["test_images"][0], maps, "CNN on FashionMNIST: first-laye
 # epochs (its result is read back when lesson 02 ran with this very budget).
 
 # %%
-from minitorch_vision import studies
 from minitorch_vision.diagnostics import diagnose
-from minitorch_vision.train import predict
-
 diag = diagnose(predict(model, data["test"][0], device=ctx.device).softmax(1), data["test"][1], classes)
 figs.diagnostics_figures(diag, data["test_images"], classes, ctx.out, "CNN on FashionMNIST", captions={
     "confusion_matrix": "Compare with lesson 02: fewer off-diagonal counts; the upper-body classes still mix.",
     "per_class_accuracy": "Compare with lesson 02's bars: Shirt is still the hardest class.",
     "worst_mistakes": "The CNN's confident mistakes: several look mislabelled or ambiguous."})
 tblog.add_images(ctx.tb_dir("cnn"), "worst mistakes (test set)", data["test_images"][diag["mistakes"]["index"]])
-same_batches = Batches(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)  # the CNN's, unsharded
-mlp = studies.mlp_baseline(same_batches, test_batches, epochs=args.epochs, seed=args.seed, quick=args.quick,
-                           device=ctx.device, log_dir=ctx.tb_dir("mlp-same-budget"),
-                           reuse=ctx.out.parent / "02_mlp" / "results.json")
+mlp = studies.mlp_baseline(Batches(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed), test_batches,
+                           epochs=args.epochs, seed=args.seed, quick=args.quick, device=ctx.device,
+                           log_dir=ctx.tb_dir("mlp-same-budget"), reuse=ctx.out.parent / "02_mlp" / "results.json")
 cnn_budget = studies.budget(args.epochs, len(x_train), args.batch_size)
 print(f"MLP {mlp['test_accuracy']:.4f} ({mlp['params']:,} params, {mlp['source']}) vs CNN {test_acc:.4f} "
       f"({count_params(model):,} params), both {cnn_budget}")
@@ -188,8 +169,7 @@ if not args.skip_study:
 
 # %% [markdown]
 # ## Summary
-# Measured in this run, next to published numbers: the FashionMNIST benchmark's MLP 0.883 and a
-# human 0.835 (Xiao et al. 2017); small CNNs like this one are reported at 0.91-0.93.
+# This run beside published numbers (Xiao et al. 2017); small CNNs like this one are reported at 0.91-0.93.
 
 # %%
 print(f"CNN {test_acc:.4f} (time to {args.target}: {'-' if time_to_target is None else round(time_to_target)} s)  "
@@ -203,17 +183,13 @@ write_results(ctx, {"test_accuracy": test_acc, "best_val_accuracy": max(r["val_a
 
 # %% [markdown]
 # ## Exercises
-# 1. **Stride by hand.** Compute a stride-2 convolution of `x` with `weight` (padding 1) as
-#    `weight @ patches` into `strided` (shape (1, 4, 14, 14)), then run the check
-#    (`--check-exercises`, or `args.check_exercises = True` in a notebook).
-# 2. How many parameters does a 5x5 conv layer from 32 to 64 channels have? And the dense layer
-#    that would produce the same output from a 14x14x32 input?
+# 1. **Stride by hand.** Compute the stride-2 convolution of `x` with `weight` (padding 1) as `weight @ patches`, below.
+# 2. Parameters of a 5x5 conv layer from 32 to 64 channels vs a dense layer computing the same output from 14x14x32?
 # 3. The study picks a shallow net. Train the main model with `--conv-blocks 1`: is it as good at the full budget?
-# 4. Rerun the study with `--seed 1`. Is the winner the same? What budget (`--study-epochs`,
-#    `--study-train`) makes it a clear winner?
+# 4. Rerun the study with `--seed 1`: the same winner? What budget (`--study-epochs`, `--study-train`) makes it clear?
 
 # %%
-strided = None  # exercise 1: stride-2 convolution of x with weight, padding 1, via ops.im2col and a matmul
+strided = None  # exercise 1, shape (1, 4, 14, 14); check: --check-exercises (notebook: args.check_exercises = True)
 if args.check_exercises:
     assert strided is not None, "exercise 1: compute the stride-2 convolution into `strided`"
     want = F.conv2d(x, weight, padding=1, stride=2)

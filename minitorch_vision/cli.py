@@ -33,6 +33,7 @@ import torch
 
 from . import distributed
 from .atomic import OutputError, OutputLock, atomic_path, make_dirs, release_locks, remove_stale_temps, write_error
+from .data.loader import Batches
 from .data.paths import data_dir as resolve_data_dir
 from .errors import MTVError
 from .flags import finite_positive_float, int_range, positive_int
@@ -210,6 +211,19 @@ class Context:
     def parallel(self, model):
         """Wrap ``model`` in DistributedDataParallel when launched by torchrun (else unchanged)."""
         return distributed.wrap(model, self.device)
+
+    def train_batches(self, x, y, batch_size, seed):
+        """Shuffled training batches: under torchrun each of the N processes trains on its 1/N shard of
+        every epoch with ``batch_size // N`` rows, so a step still sees ``batch_size`` images in all."""
+        return Batches(x, y, batch_size // self.world_size, shuffle=True, seed=seed, rank=self.rank,
+                       world_size=self.world_size)
+
+    def end_parallel(self):
+        """After parallel training: leave torchrun's process group and end every process but the main
+        one (exit status 0), which alone goes on to evaluate, plot and write."""
+        distributed.shutdown()
+        if not self.is_main:
+            raise SystemExit(0)
 
 
 def runs_root():

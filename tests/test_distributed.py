@@ -79,3 +79,22 @@ def test_auto_device_on_cpu_machine():
     assert pick_device("auto").type in ("cpu", "mps")
     with pytest.raises(MTVError, match="no CUDA"):
         pick_device("cuda")
+
+
+def test_context_shards_the_training_batches_and_ends_the_other_ranks(tmp_path):
+    """``ctx.train_batches``: rank r of N takes its 1/N of every epoch with batch_size // N rows;
+    ``ctx.end_parallel``: every rank but 0 stops there (exit status 0), rank 0 goes on."""
+    from argparse import Namespace
+
+    from minitorch_vision.cli import Context
+    x, y = torch.arange(40.0), torch.arange(40)
+    ctxs = [Context(Namespace(), "03_cnn", tmp_path, tmp_path, torch.device("cpu"), rank=r, world_size=2) for r in (0, 1)]
+    shards = [c.train_batches(x, y, 8, seed=3) for c in ctxs]
+    assert [s.batch_size for s in shards] == [4, 4] and [len(s) for s in shards] == [5, 5]
+    idx = [s.indices() for s in shards]
+    assert sorted(torch.cat(idx).tolist()) == list(range(40))                 # disjoint, together the epoch
+    assert len(Context(Namespace(), "03_cnn", tmp_path, tmp_path, torch.device("cpu")).train_batches(x, y, 8, 3)) == 5
+    ctxs[0].end_parallel()
+    with pytest.raises(SystemExit) as e:
+        ctxs[1].end_parallel()
+    assert e.value.code == 0
