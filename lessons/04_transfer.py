@@ -8,48 +8,41 @@
 # stage trained too). Afterwards you can step through a residual block by hand, say what each stage does
 # to the shape of a batch, count what a frozen backbone leaves to train, and read a transfer comparison.
 #
-# **Needs**: CIFAR-10 (in the data folder, downloaded if absent) and a pretrained backbone: `--backbone
-# resnet18` (torchvision's ImageNet weights, 47 MB, downloaded once) or `--backbone yolov5n` (the COCO
-# YOLOv5n checkpoint the data folder already holds); by default the ResNet-18 when its weights can be had.
-# **Time** on a 2-core CPU: `--quick` under a minute; the full run about 2 minutes with YOLOv5n.
+# **Needs**: CIFAR-10 (downloaded if absent) and a pretrained backbone: `--backbone resnet18` (torchvision's
+# ImageNet weights, 47 MB, downloaded once) or `--backbone yolov5n` (the COCO YOLOv5n checkpoint the data folder
+# already holds). **Time** on a 2-core CPU: `--quick` under a minute; the full run about 2 minutes with YOLOv5n.
 
 # %%
 flags = ""  # in a notebook, e.g. "--quick --backbone yolov5n"; $MTV_ARGS wins; from the shell: the command line
 import torch
 from minitorch_vision.cli import lesson_args, setup, write_results
 from minitorch_vision.lesson_flags import transfer_flags, transfer_quick_defaults
-
-args = transfer_quick_defaults(lesson_args("Lesson 04 - transfer learning", flags, epochs=4, quick_epochs=3, batch_size=32,
-                                  lr=1e-3, extra=transfer_flags))
+args = transfer_quick_defaults(lesson_args("Lesson 04 - transfer learning", flags, epochs=4, quick_epochs=3,
+                                           batch_size=32, lr=1e-3, extra=transfer_flags))
 ctx = setup(args, "04_transfer")
 
 # %% [markdown]
 # ## The pretrained backbone
-# `load_backbone` reads the weights (`<data>/weights/resnet18-f37072fd.pth`, downloaded and sha256-checked
-# when absent; or `yolov5n.pt` through a reader that runs no code from the file). Offline, the default
-# falls back from ResNet-18 to YOLOv5n and says so.
+# `load_backbone` reads the weights: `resnet18-f37072fd.pth` (downloaded and sha256-checked when absent) or
+# `yolov5n.pt` (by a reader that runs no code from the file). Offline, the default falls back to YOLOv5n and says so.
 
 # %%
 from minitorch_vision.backbones import load_backbone
-
 pre = load_backbone(args.backbone, args.weights, ctx.data_dir, allow_download=not args.no_download)
 model, spec = pre.model, pre.spec
-gpu = int(ctx.device.type == "cuda")
-sizes = {mode: args.size or spec.sizes[mode][gpu] for mode in spec.sizes}
+sizes = {mode: args.size or cpu_gpu[ctx.device.type == "cuda"] for mode, cpu_gpu in spec.sizes.items()}
 weights = "random" if pre.weights == "random" else spec.pretrained_on
 print(f"backbone: {spec.title}, {weights} weights ({pre.source}); input sizes {sizes}")
 
 # %% [markdown]
 # ## The key idea of a ResNet: a residual block
-# A `BasicBlock` computes `relu(bn2(conv2(relu(bn1(conv1(x))))) + x)`: two 3x3 convolutions learn a
-# *correction* that is added to the input (He et al. 2015). Gradients flow through the `+ x` unchanged,
-# which is what lets 18 (or 152) layers train. We step through the first block of `layer1` by hand and
-# check it against the block's own `forward`. (With the YOLOv5n backbone the ResNet-18 here has random
-# weights: the arithmetic is the same.)
+# A `BasicBlock` computes `relu(bn2(conv2(relu(bn1(conv1(x))))) + x)`: two 3x3 convolutions learn a *correction*
+# that is added to the input (He et al. 2015). Gradients flow through the `+ x` unchanged, which is what lets 18 (or
+# 152) layers train. We step through the first block of `layer1` by hand and check it against the block's own
+# `forward`. (With the YOLOv5n backbone the ResNet-18 here has random weights: the arithmetic is the same.)
 
 # %%
 from minitorch_vision.models.resnet import resnet18
-
 resnet = model if spec.name == "resnet18" else resnet18().eval()
 block = resnet.layer1[0]
 print(block)
@@ -70,22 +63,18 @@ print("layer2[0] halves the resolution, so its shortcut is a 1x1 conv + BN inste
 
 # %%
 from minitorch_vision.backbones import stage_shapes
-
 x = torch.rand(2, 3, sizes["frozen"], sizes["frozen"])
 for name, shape in stage_shapes(model, x, spec):
     print(f"  {name:<18} {shape}")
 
 # %% [markdown]
 # ## Why a detector's backbone transfers to classification
-# YOLOv5's backbone was trained on COCO to find 80 kinds of objects (people, cars, birds, cats, planes...)
-# at every position of an image. To do that its stages must recognise edges, textures and object parts,
-# and its last stage must say *what* is where: the same knowledge a classifier needs, spread over a map
-# instead of pooled. Average-pooling the maps turns "a cat-like part somewhere" into one vector, and a
-# linear head learns which directions of that vector mean which class. We pool P3, P4 and P5 (strides 8,
-# 16, 32): P5 alone is very COCO-specific, the finer maps add generic texture (measured in
-# `benchmarks/RESULTS.md`). The same argument holds for ImageNet's ResNet-18, trained on 1000 classes.
-
-# %% [markdown]
+# YOLOv5's backbone was trained on COCO to find 80 kinds of objects anywhere in an image: its stages must recognise
+# edges, textures and object parts, and its last stage must say *what* is where, the knowledge a classifier needs,
+# spread over a map. Average-pooling turns "a cat-like part somewhere" into one vector, and a linear head learns which
+# directions of it mean which class. We pool P3, P4 and P5 (strides 8, 16, 32): P5 alone is very COCO-specific, the
+# finer maps add generic texture (`benchmarks/RESULTS.md`). The same holds for ResNet-18's 1000 ImageNet classes.
+#
 # ## Freezing: what is left to train
 # `freeze(stage)` switches gradients off for every stage before `stage` and keeps them in eval mode. Every
 # BatchNorm, in the fine-tuned stage too, keeps normalising with its pretrained statistics (batches of a
@@ -93,9 +82,7 @@ for name, shape in stage_shapes(model, x, spec):
 
 # %%
 import copy
-
 from minitorch_vision.nnutil import count_params
-
 classes = list(args.classes)
 probe = copy.deepcopy(model)
 probe.replace_head(len(classes))
@@ -113,14 +100,12 @@ for mode, first in (("frozen", "fc"), ("finetune", model.LAST_STAGE), ("scratch"
 # %%
 from minitorch_vision.data import cifar10
 from minitorch_vision.transfer import Recipe
-
 shots = sorted(set(args.shots))
 xtr, ytr, xte, yte, names, where = cifar10.load_cifar10(ctx.data_dir, args.source, classes,
                                                        allow_download=not args.no_download)
 sets = {k: cifar10.mini_dataset(xtr, ytr, names, classes, k, seed=args.seed, test=(xte, yte),
                                 test_per_class=args.test_per_class) for k in shots}
-# --epochs: passes over the LARGEST training set; smaller k get more passes (equal optimizer steps)
-steps = args.epochs * -(-max(shots) * len(classes) // args.batch_size)
+steps = args.epochs * -(-max(shots) * len(classes) // args.batch_size)  # --epochs: passes over the largest k
 recipe = Recipe(sizes=sizes, mean=spec.mean, std=spec.std, steps=steps, head_steps=args.head_steps,
                 batch_size=args.batch_size, lr=args.lr, views=args.views, seed=args.seed)
 print(f"CIFAR-10 from {where}; classes {classes}; k = {shots}; {len(sets[shots[0]].y_test)} test images")
@@ -134,48 +119,41 @@ print(f"CIFAR-10 from {where}; classes {classes}; k = {shots}; {len(sets[shots[0
 # %%
 from minitorch_vision.plots.transfer import transfer_comparison
 from minitorch_vision.transfer import accuracy_table, compare
-
 runs, best = compare(model, sets, recipe, device=ctx.device, tb_dir=ctx.tb_dir, amp=ctx.amp, backbone=spec.name)
 print(accuracy_table(runs))
-title = f"{len(classes)}-way CIFAR-10, {spec.title} ({weights} weights)"
-transfer_comparison(runs, title=title, path=ctx.out / "transfer.png", chance=1 / len(classes),
-                    caption="The pretrained modes (blue, green) start far above scratch (red) at every k; "
-                            "the gap shrinks as k grows.")
+transfer_comparison(runs, f"{len(classes)}-way CIFAR-10, {spec.title} ({weights} weights)",
+                    ctx.out / "transfer.png", chance=1 / len(classes), caption="The pretrained modes (blue, green) "
+                    "start far above scratch (red) at every k; the gap shrinks as k grows.")
 
 # %% [markdown]
-# What to look at: at k = 5 or 10 the frozen head already beats a network trained from scratch by 30 to 40
-# points: the pretrained features do most of the work, and scratch barely leaves chance (dotted line) in
-# the same number of steps. Fine-tuning the last stage lands within a few points of the frozen head (it
-# has ~200x more weights to fit from the same few images), and the crop + flip augmentation does not
-# help here: the pretrained features are already robust to such small shifts. With `--weights random`
-# the "pretrained" modes lose their lead. In `--quick` mode scratch gets only 6 steps: it stays at chance.
+# What to look at: at k = 5 or 10 the frozen head already beats scratch by 30 to 40 points: the pretrained features do
+# most of the work, and scratch barely leaves chance (dotted line) in as many steps. Fine-tuning the last stage lands
+# within a few points of the frozen head (~200x more weights to fit from the same few images), and crop + flip
+# augmentation does not help: the pretrained features are already robust to such small shifts. With `--weights random`
+# the "pretrained" modes lose their lead; with `--quick` scratch gets only 6 steps and stays at chance.
 #
 # ## The best classifier on test images and on a photo
 # We keep the best non-scratch classifier at the largest k and look at what it predicts.
 
 # %%
 from pathlib import Path
-
 from minitorch_vision.data.images import read_image
 from minitorch_vision.data.manifest import ensure
 from minitorch_vision.errors import DataUnavailable
 from minitorch_vision.plots.transfer import predictions_grid, topk_prediction
 from minitorch_vision.train import predict
 from minitorch_vision.classifier import ClassifierInfo, save_classifier
-
 info = ClassifierInfo(spec.name, pre.weights, classes, sizes[best.mode], best.mode, best.test_accuracy)
 test = sets[max(shots)]
 pick = torch.linspace(0, len(test.y_test) - 1, 18).long()  # evenly spread: every class appears
-probs = torch.softmax(predict(best.model, info.preprocess(test.x_test[pick]), device=ctx.device), 1)
-conf, guess = probs.max(1)
+conf, guess = torch.softmax(predict(best.model, info.preprocess(test.x_test[pick]), device=ctx.device), 1).max(1)
 predictions_grid(test.x_test[pick], [classes[i] for i in test.y_test[pick]], [classes[i] for i in guess], conf,
                  title=f"{spec.title} {best.mode}, k={best.shots}: test images", path=ctx.out / "predictions.png",
                  caption="Green: right, red: wrong (true class in brackets); the mistakes are often similar classes.")
-top = None
+top, photo = None, None
 try:  # the sample photo: from the data folder, downloaded (checksummed) if absent
     photo = Path(args.image) if args.image else ensure("images/cat.png", ctx.data_dir, not args.no_download)
 except DataUnavailable as e:
-    photo = None
     print(f"skipped: the photo part ({e})")
 if photo is not None:
     img = read_image(photo)                      # (3, H, W) uint8, any size: preprocess crops and shrinks it
@@ -219,5 +197,4 @@ ncm_accuracy = None  # exercise 3: your code here (cached_features(pooled, model
 if args.check_exercises:
     assert ncm_accuracy is not None, "exercise 3: set ncm_accuracy to your nearest-class-mean test accuracy"
     assert 1 / len(classes) < ncm_accuracy <= 1, f"ncm_accuracy={ncm_accuracy}: expected above chance"
-    print(f"exercise 3 passed: nearest class mean {ncm_accuracy:.1%} vs trained frozen head "
-          f"{acc['frozen', k0, False]:.1%}")
+    print(f"exercise 3 passed: nearest class mean {ncm_accuracy:.1%} vs frozen head {acc['frozen', k0, False]:.1%}")
