@@ -6,7 +6,7 @@
 # millions; train a CNN past 92.5% test accuracy, beat the MLP on the same budget and look at its
 # learned filters; run a kernel size x depth study and tell when a study is too short to conclude.
 #
-# **Needs:** FashionMNIST. About 7 minutes on a 2-core laptop CPU (the CNN about 4.5, the study about 1.5);
+# **Needs:** FashionMNIST. About 7 minutes on a 2-core laptop CPU (the CNN about 4.5, the study about 2);
 # `--quick` under a minute. `--resume` continues a stopped run; `torchrun` trains on several processes.
 
 # %%
