@@ -9,8 +9,7 @@
 # **Needs**: FashionMNIST; lesson 03's trained CNN if you ran it (else a small one is trained here);
 # `yolov5n.pt` and the photos `bus.jpg`, `both.png` in `<data>/images`; the ResNet-18 ImageNet weights
 # for the photo part (downloaded when possible; without them that part is skipped, not faked).
-# **Time** on a 2-core CPU: about 1 minute with `--quick`; without, about 1 minute with lesson 03's CNN,
-# 5 when it trains its own.
+# **Time** on a 2-core CPU: about 1 minute (also with `--quick`); 5 when it trains its own CNN.
 
 # %%
 flags = ""  # in a notebook, e.g. "--quick"; $MTV_ARGS wins; from the shell the command line is used
@@ -190,10 +189,8 @@ write_results(ctx, {"cnn": {"source": source, "test_accuracy": acc, "layer": lay
 
 # %% [markdown]
 # ## Exercises
-# 1. Explain the *true* class instead of the predicted one in the mistakes gallery. Where does the
-#    model see the true class?
-# 2. Move Grad-CAM to the first conv block (`features.0`, 14x14): sharper maps, but do they still pass the
-#    sanity check? Compare `after_cam_layer`.
+# 1. Explain the *true* class instead of the predicted one in the mistakes gallery: where does it see it?
+# 2. Grad-CAM at the first conv block (`features.0`, 14x14): sharper maps, but do they pass the sanity check?
 # 3. Weigh each position instead of each channel: `ReLU(sum_k G_k * A_k)` (no mean over (i, j); the idea of
 #    LayerCAM, Jiang et al. 2021). Compute it in the by-hand cell: how different is it from Grad-CAM's map?
 # 4. Check cell below (run with `--check-exercises`, or set `args.check_exercises = True`): make the
