@@ -166,7 +166,7 @@ if not args.skip_study:
     figs.kernel_study(study, f"CNN kernel study on FashionMNIST, width {args.study_width}: {s_epochs} epoch(s) x {n:,} "
                       f"images each{'' if verdict['conclusive'] else ' - too short to conclude'}",
                       ctx.out / "kernel_study.png", caption=verdict["text"],
-                      pick=verdict["pick"] if verdict["conclusive"] else None)
+                      pick=verdict["pick"] if verdict["conclusive"] else None, noise=verdict["noise"])
 
 # %% [markdown]
 # ## Summary
@@ -186,7 +186,7 @@ write_results(ctx, {"test_accuracy": test_acc, "best_val_accuracy": max(r["val_a
 # ## Exercises
 # 1. **Stride by hand.** Compute the stride-2 convolution of `x` with `weight` (padding 1) as `weight @ patches`, below.
 # 2. Parameters of a 5x5 conv layer from 32 to 64 channels vs a dense layer computing the same output from 14x14x32?
-# 3. The study picks a shallow net. Train the main model with `--conv-blocks 1`: is it as good at the full budget?
+# 3. Is one block enough? Train the main model with `--conv-blocks 1` at the full budget; compare with the study.
 # 4. Rerun the study with `--seed 3`: the same winner? What budget (`--study-epochs`, `--study-train`) makes it clear?
 
 # %%

@@ -11,6 +11,7 @@ within the noise of the best; a study that separates nothing says it is too shor
 """
 import json
 import math
+import statistics
 from pathlib import Path
 
 import torch
@@ -157,15 +158,18 @@ def study_verdict(study, y_val, reference=LINEAR_REFERENCE):
     cheapest of all.
 
     Returns:
-        ``{"best", "pick", "contenders", "worse" (names), "conclusive", "text"}``.
+        ``{"best", "pick", "contenders", "worse" (names), "conclusive", "text", "noise"}``; ``noise``: two
+        standard errors of a paired difference with the best (the median over configurations), the lead
+        below which a configuration is within the noise (drawn as a band by ``plots.training.kernel_study``).
     """
     rows, correct = study["rows"], study["predictions"] == y_val     # (configs, n) bool
     n = correct.shape[1]
     b = max(range(len(rows)), key=lambda i: rows[i]["val_accuracy"])
-    contenders, worse = [], []
+    contenders, worse, ses = [], [], []
     for i in range(len(rows)):
         gap, se = paired_gap(correct[b], correct[i])
         (worse if gap > 2 * se else contenders).append(i)
+        ses.append(se)
     pick = min(contenders, key=lambda i: rows[i]["multiply_adds"])
     best, chosen = rows[b], rows[pick]
     if best["val_accuracy"] <= reference + 2 * math.sqrt(reference * (1 - reference) / n):
@@ -180,4 +184,5 @@ def study_verdict(study, y_val, reference=LINEAR_REFERENCE):
                 f"significantly worse, {len(contenders)} within the noise; the cheapest of those: "
                 f"{_name(chosen)} ({chosen['multiply_adds'] / 1e6:.2f} M multiply-adds per image)")
     return {"best": best, "pick": chosen, "contenders": [_name(rows[i]) for i in contenders],
-            "worse": [_name(rows[i]) for i in worse], "conclusive": not text.startswith("too short"), "text": text}
+            "worse": [_name(rows[i]) for i in worse], "conclusive": not text.startswith("too short"), "text": text,
+            "noise": 2 * statistics.median(ses[:b] + ses[b + 1:] or [0.0])}

@@ -46,7 +46,8 @@ FIGURES = {
     "conv_filters": lambda p: pt.conv_filters(RNG.normal(size=(32, 1, 3, 3)), "CNN", p, "c"),
     "feature_maps": lambda p: pt.feature_maps(u8(28, 28), RNG.normal(size=(32, 28, 28)), "CNN", p, "c"),
     "mlp_vs_cnn": lambda p: pt.model_comparison(["MLP", "CNN"], [0.88, 0.92], [BUDGET, BUDGET], "t", p, "c"),
-    "kernel_study": lambda p: pt.kernel_study(study_rows([1, 2, 3]), "study", p, "c", pick=study_rows([1, 2, 3])[0]),
+    "kernel_study": lambda p: pt.kernel_study(study_rows([1, 2, 3]), "study", p, "c", pick=study_rows([1, 2, 3])[0],
+                                              noise=0.01),
 }
 BUDGET = {"epochs": 2, "train_images": 5000, "batch_size": 256}
 
@@ -88,6 +89,17 @@ def test_kernel_study_marker_area_follows_train_time():
     assert not np.allclose(a, b), "different train times must give different marker areas"
     rows = study_rows([1, 2, 3])
     assert np.allclose(a / a.max(), [r["train_seconds"] / max(q["train_seconds"] for q in rows) for r in rows])
+
+
+def test_kernel_study_noise_band_sits_below_the_best():
+    rows = study_rows([1, 2, 3])
+    best = max(r["val_accuracy"] for r in rows)
+    fig = pt.kernel_study(rows, noise=0.004)
+    for ax in fig.axes:
+        (band,) = [p for p in ax.patches if p.get_height() > 0]
+        assert np.isclose(band.get_y() + band.get_height(), best) and np.isclose(band.get_height(), 0.004)
+    assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim(), "both panels on one accuracy scale"
+    plt.close(fig)
 
 
 def test_bar_lengths_follow_the_values():

@@ -1,6 +1,7 @@
 """Lesson 03's studies: multiply-add counts, the paired verdict, the kernel study's rows, MLP baseline reuse."""
 import json
 
+import pytest
 import torch
 from torch import nn
 
@@ -37,6 +38,8 @@ def test_verdict_paired_test_and_pick():
     v = studies.study_verdict({"rows": rows, "predictions": preds}, y, reference=0.7)
     assert v["best"] is rows[0] and v["pick"] is rows[1] and v["conclusive"]
     assert v["worse"] == [studies._name(rows[2])] and "cheapest" in v["text"]
+    ses = [studies.paired_gap(preds[0] == y, preds[i] == y)[1] for i in (1, 2)]
+    assert v["noise"] == pytest.approx(2 * sum(ses) / 2), "two standard errors, the median over the others"
     v = studies.study_verdict({"rows": rows[:2], "predictions": preds[:2]}, y, reference=0.7)
     assert v["conclusive"] and "within the noise" in v["text"], "separating nothing is a finding, not a failure"
     assert v["pick"] is rows[1] and v["worse"] == [] and "cheapest" in v["text"]

@@ -181,10 +181,15 @@ def model_comparison(names, accuracies, budgets, title="", path=None, caption=No
     return save(fig, path, caption) if path else fig
 
 
-def kernel_study(rows, title="", path=None, caption=None, key="val_accuracy", pick=None):
+def kernel_study(rows, title="", path=None, caption=None, key="val_accuracy", pick=None, noise=None):
     """Accuracy vs depth for each kernel size (left) and vs compute, marker AREA proportional to
-    training time (right; the legend gives the scale), ``pick`` ringed: up and to the left is good."""
+    training time (right; the legend gives the scale), ``pick`` ringed: up and to the left is good.
+    ``noise``: a lead this small is no ranking (``studies.study_verdict``); shaded below the best."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    if noise:
+        best = max(r[key] for r in rows)
+        a1.axhspan(best - noise, best, color="0.85", zorder=0, label="within the noise\nof the best")
+        a2.axhspan(best - noise, best, color="0.85", zorder=0)
     tmax = max(r["train_seconds"] for r in rows)
 
     def area(seconds):  # points^2, proportional to seconds: twice the time, twice the ink
@@ -201,7 +206,10 @@ def kernel_study(rows, title="", path=None, caption=None, key="val_accuracy", pi
     name = key.replace("_", " ")
     a1.set(xlabel="conv blocks (depth)", ylabel=name, title="depth and kernel size")
     a1.set_xticks(sorted({r["conv_blocks"] for r in rows}))
-    a1.legend(title="kernel (colour)", loc="best")
+    lo, hi = a1.get_ylim()
+    a1.set_ylim(lo, hi + 0.5 * (hi - lo))  # headroom: the legend above the lines, not on them
+    a2.set_ylim(a1.get_ylim())             # one accuracy scale for both panels
+    a1.legend(title="kernel (colour)", loc="upper center", ncol=2, fontsize="small")
     a2.set(xlabel="million multiply-adds per image (log scale)", ylabel=name, xscale="log",
            title="accuracy vs compute; area = train time")
     for t in (tmax / 4, tmax):  # a size key: the same area rule as the markers
