@@ -136,7 +136,6 @@ transfer_comparison(runs, f"{len(classes)}-way CIFAR-10, {spec.title} ({weights}
 # We keep the best non-scratch classifier at the largest k and look at what it predicts.
 
 # %%
-from pathlib import Path
 from minitorch_vision.data.images import read_image
 from minitorch_vision.data.manifest import ensure
 from minitorch_vision.errors import DataUnavailable
@@ -150,15 +149,16 @@ conf, guess = torch.softmax(predict(best.model, info.preprocess(test.x_test[pick
 predictions_grid(test.x_test[pick], [classes[i] for i in test.y_test[pick]], [classes[i] for i in guess], conf,
                  title=f"{spec.title} {best.mode}, k={best.shots}: test images", path=ctx.out / "predictions.png",
                  caption="Green: right, red: wrong (true class in brackets); the mistakes are often similar classes.")
-top, photo = None, None
 try:  # the sample photo: from the data folder, downloaded (checksummed) if absent
-    photo = Path(args.image) if args.image else ensure("images/cat.png", ctx.data_dir, not args.no_download)
+    photo = args.image or ensure("images/cat.png", ctx.data_dir, not args.no_download)
 except DataUnavailable as e:
-    print(f"skipped: the photo part ({e})")
+    photo, photo_info = None, {"skipped": f"the photo part ({e})"}  # the report lists it as skipped
+    print("skipped:", photo_info["skipped"])
 if photo is not None:
     img = read_image(photo)                      # (3, H, W) uint8, any size: preprocess crops and shrinks it
     p = torch.softmax(predict(best.model, info.preprocess(img), device=ctx.device)[0], 0)
     top = sorted(zip(classes, p.tolist()), key=lambda t: -t[1])
+    photo_info = {"file": str(photo), "top": top}
     topk_prediction(img, top, title=f"{spec.title} {best.mode} head on a photo ({len(classes)} classes)",
                     path=ctx.out / "top5.png", caption="A real photo through the classifier trained on 32x32 images.")
 save_classifier(best.model, info, ctx.out / "classifier.pt")  # lesson 06 reuses it (classifier.load_classifier)
@@ -177,7 +177,7 @@ print(f"k={k0}: scratch {acc['scratch', k0, False]:.1%}, frozen {acc['frozen', k
 print("reference (benchmarks/RESULTS.md; yolov5n, 64 px, full run, seeds 0 / 1): scratch k=10 0.184 / 0.328, "
       "frozen k=10 0.610 / 0.686, best k=50 0.722 / 0.722")
 write_results(ctx, {**pre.record(), "classes": classes, "sizes": sizes, "epochs": args.epochs, "recipe": vars(recipe),
-                    "runs": runs, "best": best.record(), "photo": {"file": photo, "top": top},
+                    "runs": runs, "best": best.record(), "photo": photo_info,
                     "classifier": str(ctx.out / "classifier.pt")})
 
 # %% [markdown]

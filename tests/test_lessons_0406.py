@@ -34,30 +34,33 @@ def test_help_states_full_and_quick_defaults():
     assert "(default: 2; 1 with --quick)" in " ".join(r.stdout.split())
 
 
-def small_data(data_dir, root, train=10, test=20, weights=("yolov5n.pt",)):
+def small_data(data_dir, root, train=10, test=20, weights=("yolov5n.pt",), photo=True):
     """A data folder of symlinks: the 5 default CIFAR-10 classes as an image folder (``train``/``test``
-    images each), the photo cat.png and the named weights files."""
+    images each), the photo cat.png (unless ``photo=False``) and the named weights files."""
     need(data_dir, "cifar10-images", "train", "cat")
     for split, n in (("train", train), ("test", test)):
         for c in ("airplane", "automobile", "bird", "cat", "deer"):
             (root / "cifar10-images" / split / c).mkdir(parents=True)
             for f in sorted((data_dir / "cifar10-images" / split / c).iterdir())[:n]:
                 (root / "cifar10-images" / split / c / f.name).symlink_to(f)
-    (root / "images").mkdir()
-    (root / "images" / "cat.png").symlink_to(need(data_dir, "images", "cat.png"))
+    if photo:
+        (root / "images").mkdir()
+        (root / "images" / "cat.png").symlink_to(need(data_dir, "images", "cat.png"))
     (root / "weights").mkdir()
     for w in weights:
         (root / "weights" / w).symlink_to(need(data_dir, "weights", w))
     return root
 
 
+SMALL_04 = ["--backbone", "yolov5n", "--quick", "--no-download", "--classes", "cat,deer", "--shots", "4", "--epochs",
+            "2", "--head-steps", "20", "--views", "2", "--test-per-class", "10", "--size", "32", "--batch-size", "8"]
+
+
 def test_04_quick_keeps_the_flags_given(data_dir, tmp_path):
     """--quick fills in only what the user did not set; every configuration is trained once."""
     data = small_data(data_dir, tmp_path / "data", train=4, test=10)
     out = tmp_path / "04"
-    r = run([L04, "--data-dir", data, "--backbone", "yolov5n", "--quick", "--out", out, "--no-download",
-             "--classes", "cat,deer", "--shots", "4", "--epochs", "2", "--head-steps", "20", "--views", "2",
-             "--test-per-class", "10", "--size", "32", "--batch-size", "8"])
+    r = run([L04, "--data-dir", data, "--out", out, *SMALL_04])
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out / "results.json").read_text())
     assert res["epochs"] == 2 and res["backbone"] == "yolov5n" and res["weights"] == "coco"
@@ -69,6 +72,22 @@ def test_04_quick_keeps_the_flags_given(data_dir, tmp_path):
     assert sorted(keys) == sorted((m, a) for m in ("scratch", "frozen", "finetune") for a in (False, True))
     assert (out / "classifier.pt").is_file() and {"transfer.png", "predictions.png", "top5.png"} <= {
         f["file"] for f in res["figures"]}
+    assert res["photo"]["file"].endswith("cat.png") and [c for c, _ in res["photo"]["top"]] in (["cat", "deer"],
+                                                                                              ["deer", "cat"])
+
+
+def test_04_without_the_photo_records_the_part_as_skipped(data_dir, tmp_path):
+    """No images/cat.png and no download: one line says the photo part is skipped, results.json records
+    ``photo.skipped`` (so the course report lists it), the rest of the lesson runs."""
+    from minitorch_vision.report import skipped_parts
+    data = small_data(data_dir, tmp_path / "data", train=4, test=10, photo=False)
+    out = tmp_path / "04"
+    r = run([L04, "--data-dir", data, "--out", out, *SMALL_04])
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((out / "results.json").read_text())
+    assert set(res["photo"]) == {"skipped"} and "cat.png" in skipped_parts(res)["photo"]
+    assert r.stdout.count("skipped: the photo part") == 1 and "Traceback" not in r.stderr
+    assert "top5.png" not in {f["file"] for f in res["figures"]} and (out / "classifier.pt").is_file()
 
 
 def test_04_tensorboard_one_run_per_configuration(data_dir, tmp_path):
