@@ -489,8 +489,11 @@ def test_ctrl_c_in_run_all_stops_the_lesson_and_reports_the_finished_ones(tmp_pa
     (lessons / "02_mlp.py").write_text(FAKE_SLOW)
     out = tmp_path / "out"
     env = ENV
+    # Ctrl-C as a terminal delivers it: SIGINT handled by default even when this test runs where it is
+    # ignored (a job started with `&` by a non-interactive shell inherits SIGINT ignored, and so would run_all).
     p = subprocess.Popen([PY, ROOT / "run_all.py", "--out", out, "--lessons-dir", lessons, "--data-dir", tmp_path],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in p.stdout:
         if line.startswith("[02_mlp] running"):
             break
