@@ -7,7 +7,7 @@ The kernel study trains every (kernel size, depth) pair of :class:`models.cnn.CN
 budget on the same slice of the training set and scores it on the validation split (choices are
 made on validation data; the test set only reports the final model). :func:`study_verdict` tells
 apart what the validation images can tell apart (a paired test) and picks the cheapest configuration
-within the noise of the best; a study that separates nothing says it is too short to conclude.
+within the noise of the best; a study whose CNNs are no better than raw pixels is too short to conclude.
 """
 import json
 import math
@@ -92,7 +92,7 @@ def _fit_and_predict(model, train, x_val, *, epochs, lr, device, log_dir):
     return predict(model, x_val, device=device).argmax(1), seconds
 
 
-def kernel_study(x, y, x_val, y_val, *, kernel_sizes=(3, 5, 7), depths=(1, 2, 3), width=16, epochs=2, lr=3e-3,
+def kernel_study(x, y, x_val, y_val, *, epochs, kernel_sizes=(3, 5, 7), depths=(1, 2, 3), width=16, lr=3e-3,
                  batch_size=256, seed=0, device="cpu", log_root=None, verbose=True):
     """Train one CNN per (kernel size, conv blocks) on ``x, y`` for ``epochs``; predict ``x_val``.
 
@@ -116,7 +116,7 @@ def kernel_study(x, y, x_val, y_val, *, kernel_sizes=(3, 5, 7), depths=(1, 2, 3)
             pred, seconds = _fit_and_predict(m, train, x_val, epochs=epochs, lr=lr, device=device, log_dir=log_dir)
             preds.append(pred)
             rows.append({"kernel_size": k, "conv_blocks": blocks, "val_accuracy": (pred == y_val).double().mean().item(),
-                         "params": count_params(m), "multiply_adds": multiply_adds(m, x_val.to(device)),
+                         "params": count_params(m), "multiply_adds": multiply_adds(m, x_val[:1].to(device)),
                          "train_seconds": seconds})
             if verbose:
                 r = rows[-1]
@@ -172,17 +172,18 @@ def study_verdict(study, y_val, reference=LINEAR_REFERENCE):
         ses.append(se)
     pick = min(contenders, key=lambda i: rows[i]["multiply_adds"])
     best, chosen = rows[b], rows[pick]
-    if best["val_accuracy"] <= reference + 2 * math.sqrt(reference * (1 - reference) / n):
+    cheapest = f"{_name(chosen)} ({chosen['multiply_adds'] / 1e6:.2f} M multiply-adds per image)"
+    conclusive = best["val_accuracy"] > reference + 2 * math.sqrt(reference * (1 - reference) / n)
+    if not conclusive:
         text = (f"too short to conclude: the best CNN ({_name(best)}, {best['val_accuracy']:.4f}) is not clearly above "
                 f"a linear classifier on raw pixels ({reference}); the CNNs have not learned their features yet")
     elif not worse:
         text = (f"best: {_name(best)} ({best['val_accuracy']:.4f}), but all {len(rows)} configurations are within "
                 f"the noise of it on {n} validation images: here kernel size and depth matter less than that; "
-                f"the cheapest: {_name(chosen)} ({chosen['multiply_adds'] / 1e6:.2f} M multiply-adds per image)")
+                f"the cheapest: {cheapest}")
     else:
         text = (f"best: {_name(best)} ({best['val_accuracy']:.4f}); {len(worse)} of {len(rows)} configurations are "
-                f"significantly worse, {len(contenders)} within the noise; the cheapest of those: "
-                f"{_name(chosen)} ({chosen['multiply_adds'] / 1e6:.2f} M multiply-adds per image)")
+                f"significantly worse, {len(contenders)} within the noise; the cheapest of those: {cheapest}")
     return {"best": best, "pick": chosen, "contenders": [_name(rows[i]) for i in contenders],
-            "worse": [_name(rows[i]) for i in worse], "conclusive": not text.startswith("too short"), "text": text,
+            "worse": [_name(rows[i]) for i in worse], "conclusive": conclusive, "text": text,
             "noise": 2 * statistics.median(ses[:b] + ses[b + 1:] or [0.0])}
