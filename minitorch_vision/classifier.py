@@ -80,7 +80,8 @@ def load_classifier(path, data_dir=None, allow_download=False):
     weights = "random" if info.weights == "random" else None
     model = load_backbone(info.backbone, weights, data_dir, allow_download, verbose=False).model
     model.replace_head(len(info.classes))
-    missing = [k for k in obj["state_dict"] if k not in model.state_dict()]
+    known = model.state_dict()
+    missing = [k for k in obj["state_dict"] if k not in known]
     if missing:
         raise DataUnavailable(f"{path} does not fit the {info.backbone} backbone ({missing[0]!r})")
     model.load_state_dict(obj["state_dict"], strict=False)  # the rest: the pretrained backbone just loaded

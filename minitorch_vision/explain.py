@@ -28,6 +28,7 @@ from .detection.letterbox import letterbox
 from .detection.nms import non_max_suppression
 from .errors import DataUnavailable
 from .gradcam import detection_row
+from .lesson_flags import exercise_flag
 from .models.cnn import CNN, CNNConfig
 from .train import fit, one_cycle
 from .weights import load_cnn_checkpoint, load_resnet18, yolov5_weights
@@ -47,7 +48,7 @@ def lesson_flags(p):
     p.add_argument("--yolo-weights", default=None, help="YOLOv5 weights (default: <data>/weights/yolov5n.pt)")
     p.add_argument("--image", default=None, help="photo with two objects (default: <data>/images/both.png)")
     p.add_argument("--detect-image", default=None, help="photo for YOLOv5 (default: <data>/images/bus.jpg)")
-    p.add_argument("--check-exercises", action="store_true", help="run the exercise check cells")
+    exercise_flag(p)
 
 
 def skipped(part, why):
@@ -151,7 +152,7 @@ def photo_classifier(args, data_dir, device):
         clf = PhotoClassifier(model, "layer4", names, _targets(names), 224, IMAGENET_MEAN, IMAGENET_STD,
                               "ResNet-18 (ImageNet weights)")
         extra = {}
-    except DataUnavailable as e:
+    except DataUnavailable:
         if args.weights:  # a file the user named must load
             raise
         print("note: no ResNet-18 ImageNet weights here: the photos are explained with a YOLOv5n-backbone classifier")
@@ -180,9 +181,9 @@ def _yolo_classifier(args, data_dir, device):
                                          allow_download=not args.no_download, device=device)
         source = (f"YOLOv5n backbone (COCO) + linear head trained here on {len(PROBE_CLASSES)} CIFAR-10 classes "
                   f"(test accuracy {info.test_accuracy:.2f})")
-    size = YOLO_PHOTO_SIZE if info.backbone == "yolov5n" else 224
-    clf = PhotoClassifier(model, info.spec.gradcam_layer, list(info.classes), _targets(list(info.classes)), size,
-                          info.spec.mean, info.spec.std, source)
+    classes = list(info.classes)
+    clf = PhotoClassifier(model, info.spec.gradcam_layer, classes, _targets(classes), YOLO_PHOTO_SIZE, info.spec.mean,
+                          info.spec.std, source)
     return clf, {"classes": list(info.classes), "test_accuracy": info.test_accuracy, "backbone": info.backbone}
 
 

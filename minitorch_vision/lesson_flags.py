@@ -92,7 +92,7 @@ def transfer_flags(p):
     p.add_argument("--source", default="auto", choices=["auto", "pickles", "images"],
                    help="CIFAR-10 from the official pickles or from <data>/cifar10-images/<split>/<class>/")
     p.add_argument("--image", default=None, help="a photo for the trained classifier (default: <data>/images/cat.png)")
-    p.add_argument("--check-exercises", action="store_true", help="run the exercises' check cells")
+    exercise_flag(p)
 
 
 def transfer_quick_defaults(args):
