@@ -1,7 +1,7 @@
 """Run the whole course: every lesson in order, each in its own process, then one report.
 
     python run_all.py --quick --data-dir ../shared/data      # the whole course in a few minutes
-    python run_all.py --data-dir ../shared/data              # full runs (tens of minutes on a CPU)
+    python run_all.py --data-dir ../shared/data              # full runs (about 10 minutes on a 2-core CPU)
     python run_all.py --only 02,03 --out runs/all            # just some lessons
     python run_all.py --fetch-only                           # only download the data the lessons use
 

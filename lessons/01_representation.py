@@ -100,8 +100,8 @@ for xb, yb in train:                                   # one epoch, batch by bat
 print(f"one epoch by hand: {len(losses)} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}")
 
 # %% [markdown]
-# The library's `train.train_one_epoch` is this same loop (plus moving batches to the device and mixed
-# precision). Started from the same weights on the same batches, it must end at the same weights:
+# The library's `train.train_one_epoch` is this same loop (plus mixed precision, a learning-rate schedule and
+# the running loss and accuracy). Started from the same weights on the same batches, it must end at the same weights:
 
 # %%
 from minitorch_vision.train import train_one_epoch

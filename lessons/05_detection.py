@@ -33,8 +33,8 @@ from minitorch_vision.weights import yolov5_weights
 from minitorch_vision.yolov5_checkpoint import load_yolov5
 online = not args.no_download
 weights = yolov5_weights(args.weights) if args.weights else ensure("weights/yolov5n.pt", ctx.data_dir, online)
-model = load_yolov5(weights).fuse()                                  # default: the verified v6.1 yolov5n
-model, name = model.to(ctx.device).eval(), size_name(model.config)   # fuse: BatchNorm folded into the convs
+model = load_yolov5(weights).fuse()                                  # fuse: BatchNorm folded into the convs
+model, name = model.to(ctx.device).eval(), size_name(model.config)   # default: the verified v6.1 yolov5n
 images = image_files(args.images or [ensure("images", ctx.data_dir, online)])
 photo = next((p for p in images if p.name == "bus.jpg"), images[0])
 x = preprocess(read_image(photo), args.img_size)[0].to(ctx.device)   # (1, 3, h, w) in [0, 1]
@@ -68,10 +68,10 @@ assert torch.allclose(by_hand, pred[0, row, :4], atol=1e-4)
 # %% [markdown]
 # ## 2. From thousands of boxes to a handful: confidence, IoU, NMS
 # Most rows are background. A box's *score* is objectness x its best class probability; YOLOv5 keeps the
-# boxes scoring above `--conf`. Neighbouring cells and anchors then report the same object many times.
-# Non-maximum suppression keeps the best-scored box and removes every other box of its class whose
-# *intersection over union* with it, IoU = area(A ∩ B) / area(A ∪ B), exceeds `--iou`; then the next
-# best surviving box, and so on. Then the library does it on every photo: look at what is found and missed.
+# boxes whose objectness and score are both above `--conf`. Neighbouring cells and anchors then report the
+# same object many times. Non-maximum suppression keeps the best-scored box and removes every other box of
+# its class whose *intersection over union* with it, IoU = area(A ∩ B) / area(A ∪ B), exceeds `--iou`; then
+# the next best surviving box, and so on. Then the library does it on every photo: look at what is found and missed.
 
 # %%
 from minitorch_vision.detection.boxes import box_iou, xywh_to_xyxy
