@@ -151,9 +151,10 @@ def document(out):
     ``("table", Table)``, ``("figure", path, caption)``, ``("toc", [(anchor, text)])``."""
     run, lessons = collect(out)
     doc = [("h1", "minitorch-vision: course report")]
-    if is_quick(run, lessons):
+    quick = is_quick(run, lessons)
+    if quick:
         doc.append(("caveat", QUICK_CAVEAT))
-    doc += [("table", how_made(run, lessons, Path(out))), ("table", highlights(lessons, is_quick(run, lessons))),
+    doc += [("table", how_made(run, lessons, Path(out))), ("table", highlights(lessons, quick)),
             ("table", status_table(lessons)),
             ("toc", [(name, f"{name[:2]} {title}") for name, (title, _) in LESSONS.items()])]
     for name, L in lessons.items():

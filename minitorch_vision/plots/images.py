@@ -12,8 +12,8 @@ from . import save
 
 
 def image_with_values(img, title="", path=None, caption=None, crop=(6, 8, 12)):
-    """A grayscale uint8 image (H, W), and a zoom on a ``size`` x ``size`` corner at (``top``, ``left``)
-    with every pixel's value printed: the learner sees that an image is a grid of numbers."""
+    """A grayscale uint8 image (H, W), and a zoom on the ``size`` x ``size`` window at (``top``, ``left``),
+    ``crop = (top, left, size)``, with every pixel's value printed: an image is a grid of numbers."""
     a = np.asarray(img)
     top, left, size = crop
     z = a[top:top + size, left:left + size]
